@@ -1,0 +1,1 @@
+"""Transports that implement :class:`winstackers.cim.api.Session`."""
