@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from winstackers.cim.errors import InvalidParameter
@@ -61,6 +62,7 @@ class Reference:
                 return value
         raise KeyError(name)
 
+    @cached_property
     def _identity(self) -> tuple[str, str, tuple[tuple[str, Any], ...]]:
         return (self.namespace.lower().replace("\\", "/"), self.class_name.lower(),
                 tuple((k.lower(), v) for k, v in self.keys))
@@ -68,10 +70,10 @@ class Reference:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Reference):
             return NotImplemented
-        return self._identity() == other._identity()
+        return self._identity == other._identity
 
     def __hash__(self) -> int:
-        return hash(self._identity())
+        return hash(self._identity)
 
     @property
     def path(self) -> str:

@@ -25,6 +25,9 @@ class Store:
         self.schema = schema
         self.namespace = namespace
         self._data: dict[str, dict[Reference, dict[str, Any]]] = {}
+        #: instance reference -> the association instances that refer to it
+        #: (a dict used as an insertion-ordered set)
+        self._links: dict[Reference, dict[Reference, None]] = {}
 
     # -- identity -----------------------------------------------------------
     def ref_for(self, cls: CimClass, props: Mapping[str, Any]) -> Reference:
@@ -50,6 +53,10 @@ class Store:
         if ref in table:
             raise InvalidParameter(where=cls.name, detail=f"an instance {ref} already exists")
         table[ref] = record
+        if cls.association:
+            for end in record.values():
+                if isinstance(end, Reference):
+                    self._links.setdefault(end, {})[ref] = None
         return ref
 
     def update(self, ref: Reference, changes: Mapping[str, Any]) -> None:
@@ -61,9 +68,12 @@ class Store:
 
     def remove(self, ref: Reference) -> None:
         """Delete an instance and every association that refers to it."""
-        self._table(ref).pop(ref, None)
-        for assoc_ref, _ in list(self.references_of(ref)):
-            self._table(assoc_ref).pop(assoc_ref, None)
+        record = self._table(ref).pop(ref, None)
+        for assoc_ref in list(self._links.pop(ref, ())):
+            self.remove(assoc_ref)
+        for end in (record or {}).values():
+            if isinstance(end, Reference) and end in self._links:
+                self._links[end].pop(ref, None)
 
     def associate(self, assoc_class: str, **ends: Reference) -> Reference:
         """Record an association instance between the references *ends*."""
@@ -106,15 +116,14 @@ class Store:
     def references_of(self, ref: Reference, result_class: str | None = None,
                       role: str | None = None) -> Iterator[tuple[Reference, dict[str, Any]]]:
         """Association instances that have *ref* as one of their ends."""
-        for cls in self.schema:
-            if not cls.association:
+        for assoc_ref in list(self._links.get(ref, ())):
+            if result_class and not self.schema.is_a(assoc_ref.class_name, result_class):
                 continue
-            if result_class and not self.schema.is_a(cls.name, result_class):
-                continue
-            for assoc_ref, record in list(self._data.get(cls.name.lower(), {}).items()):
-                if any(v == ref and (role is None or k.lower() == role.lower())
-                       for k, v in record.items()):
-                    yield assoc_ref, record
+            record = self.find(assoc_ref)
+            if record is not None and any(
+                    v == ref and (role is None or k.lower() == role.lower())
+                    for k, v in record.items()):
+                yield assoc_ref, record
 
     def associators(self, ref: Reference, assoc_class: str | None = None,
                     result_class: str | None = None, role: str | None = None,
@@ -163,6 +172,7 @@ class Store:
     def load(self, rows: list[dict[str, Any]]) -> None:
         """Replace the contents with what :meth:`dump` produced."""
         self._data.clear()
+        self._links.clear()
         for row in rows:
             cls = self.schema.get(row["class"])
             props = {k: _from_json(v) for k, v in row["properties"].items()}

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The test command: lint, type-check, the generated docs check and the test
+# suite.  Sets the machine up first (tools/setup.sh is idempotent).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+"$ROOT/tools/setup.sh"
+VENV="${WINSTACKERS_VENV:-$ROOT/.venv}"
+
+echo "[test] ruff"
+"$VENV/bin/ruff" check winstackers tests benchmarks
+echo "[test] mypy (strict on winstackers.cim and winstackers.emulator)"
+"$VENV/bin/mypy"
+echo "[test] release notes"
+"$VENV/bin/reno" -q lint
+echo "[test] pytest"
+"$VENV/bin/pytest" -q "$@"
