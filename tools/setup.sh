@@ -62,9 +62,18 @@ ensure_venv() {
         log "creating virtualenv $VENV"
         "$PYTHON" -m venv "$VENV" || { apt_install python3-venv; "$PYTHON" -m venv "$VENV"; }
     fi
+    # Reinstall only when the project's metadata changed since the last run.
+    local stamp="$VENV/.winstackers-installed"
+    local wanted
+    wanted="$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)"
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ]; then
+        log "virtualenv $VENV: up to date"
+        return
+    fi
     log "installing winstackers and its test tools into $VENV"
     "$VENV/bin/python" -m pip install -q --upgrade pip
     "$VENV/bin/python" -m pip install -q -e "$ROOT[test]"
+    echo "$wanted" > "$stamp"
 }
 
 if [ "${WINSTACKERS_SKIP_SERVICES:-0}" != 1 ]; then

@@ -28,16 +28,16 @@ from .helpers import Host
 REAL_HOST = os.environ.get("WINSTACKERS_TEST_HOST")
 
 
-def _targets() -> list[object]:
-    targets: list[object] = ["emulator"]
-    if REAL_HOST:
-        targets.append(pytest.param("real", marks=pytest.mark.hyperv_verified))
-    return targets
+TARGETS = ["emulator", "real"] if REAL_HOST else ["emulator"]
 
 
-@pytest.fixture(params=_targets())
+@pytest.fixture(params=TARGETS)
 def session(request: pytest.FixtureRequest) -> Iterator[Session]:
-    """A CIM session: the in-process emulator, or the real host."""
+    """A CIM session: the in-process emulator, or the real host.
+
+    The real host only runs tests that carry the ``hyperv_verified`` mark
+    themselves (on the function, class or module).
+    """
     if request.param == "real":
         if request.node.get_closest_marker("hyperv_verified") is None:
             pytest.skip("not marked hyperv_verified: emulator-only test")

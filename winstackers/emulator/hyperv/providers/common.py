@@ -61,6 +61,28 @@ def refuse_read_only(changes: dict[str, Any], read_only: tuple[str, ...], where:
             refuse(INVALID_PARAMETER, f"{where}: property {name} is read-only")
 
 
+def owner_or_refuse(host: EmulatedHost, rasd: Reference, where: str) -> Reference:
+    """The VM settings a device setting belongs to; refuses (4) a setting
+    that belongs to no VM, such as a ``...\\Default`` template."""
+    found = host.store.associators(rasd, "Msvm_VirtualSystemSettingDataComponent",
+                                   role="PartComponent")
+    if not found:
+        refuse(INVALID_PARAMETER, f"{where}: {rasd.class_name} {rasd.key('InstanceID')!r} "
+               "belongs to no virtual machine")
+    return found[0]
+
+
+def port_of_feature(host: EmulatedHost, feature: Reference, where: str) -> Reference:
+    """The connection a feature setting belongs to; refuses (4) a feature
+    that belongs to no port, such as a ``...\\Default`` template."""
+    found = host.store.associators(feature, "Msvm_EthernetPortSettingDataComponent",
+                                   role="PartComponent")
+    if not found:
+        refuse(INVALID_PARAMETER, f"{where}: {feature.class_name} "
+               f"{feature.key('InstanceID')!r} belongs to no switch port")
+    return found[0]
+
+
 def vm_of_settings(host: EmulatedHost, vssd: Reference) -> tuple[Reference, dict[str, Any]]:
     """The VM (reference, record) that a realized settings instance defines."""
     system = model.system_of(host.store, vssd)

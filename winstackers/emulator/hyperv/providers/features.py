@@ -22,6 +22,8 @@ from winstackers.emulator.hyperv.providers.common import (
     by_instance_id,
     changed,
     existing,
+    owner_or_refuse,
+    port_of_feature,
     refuse,
     refuse_read_only,
     require,
@@ -52,6 +54,7 @@ def add_feature_settings(host: EmulatedHost, target: Reference,
         refuse(INVALID_PARAMETER, "AddFeatureSettings: AffectedConfiguration must be a "
                f"{model.EPASD}, not {alloc.class_name}")
     existing(host, alloc, "AddFeatureSettings(AffectedConfiguration): the port")
+    owner_or_refuse(host, alloc, "AddFeatureSettings(AffectedConfiguration)")
     port = Port(host, alloc)
     planned: list[tuple[str, dict[str, Any]]] = []
     for feature in require(args["FeatureSettings"], "FeatureSettings", "AddFeatureSettings"):
@@ -83,23 +86,27 @@ def _planned_record(host: EmulatedHost, alloc: Reference, feature: Instance) -> 
 @method(SERVICE, "ModifyFeatureSettings", FeatureSettings="E[]")
 def modify_feature_settings(host: EmulatedHost, target: Reference,
                             args: Mapping[str, Any]) -> Outcome:
-    """Change features in place (by InstanceID), checked as when added."""
-    updates: list[tuple[Reference, dict[str, Any]]] = []
+    """Change features in place (by InstanceID), checked as when added,
+    against the port as it will be after the whole call (so two rules may
+    swap weights in one call, and two changes may not collide)."""
+    updates: list[tuple[Reference, dict[str, Any], Reference, str]] = []
     for feature in require(args["FeatureSettings"], "FeatureSettings", "ModifyFeatureSettings"):
         ref = by_instance_id(host, feature, "ModifyFeatureSettings")
-        record = host.store.get(ref)
-        changes = changed(record, feature)
+        changes = changed(host.store.get(ref), feature)
         refuse_read_only(changes, ("InstanceID",), "ModifyFeatureSettings")
-        alloc = host.store.associators(ref, "Msvm_EthernetPortSettingDataComponent",
-                                       role="PartComponent")[0]
-        _check(host, {**record, **changes}, feature.class_name, Port(host, alloc))
-        updates.append((ref, changes))
+        alloc = port_of_feature(host, ref, "ModifyFeatureSettings")
+        updates.append((ref, changes, alloc, feature.class_name))
+    after = {ref: {**host.store.get(ref), **changes} for ref, changes, _, _ in updates}
+    for ref, _, alloc, class_name in updates:
+        port = Port(host, alloc)
+        port.features = [(r, after.get(r, rec)) for r, rec in port.features]
+        _check(host, after[ref], class_name, port)
 
     def apply() -> None:
-        for ref, changes in updates:
+        for ref, changes, _, _ in updates:
             host.store.update(ref, changes)
 
-    return Outcome({"ResultingFeatureSettings": [ref for ref, _ in updates]}, apply)
+    return Outcome({"ResultingFeatureSettings": [ref for ref, _, _, _ in updates]}, apply)
 
 
 @method(SERVICE, "RemoveFeatureSettings", FeatureSettings="R[]")
@@ -111,6 +118,7 @@ def remove_feature_settings(host: EmulatedHost, target: Reference,
         existing(host, ref, "RemoveFeatureSettings")
         if not host.schema.is_a(ref.class_name, FEATURE_BASE):
             refuse(INVALID_PARAMETER, f"RemoveFeatureSettings: {ref.class_name} is not a feature")
+        port_of_feature(host, ref, "RemoveFeatureSettings")
 
     def apply() -> None:
         for ref in refs:

@@ -47,6 +47,7 @@ from winstackers.emulator.hyperv.providers.common import (
     by_instance_id,
     changed,
     existing,
+    owner_or_refuse,
     refuse,
     refuse_read_only,
     require,
@@ -213,7 +214,8 @@ def _modify_step(host: EmulatedHost, ref: Reference, rasd: Instance) -> Any:
     record = host.store.get(ref)
     changes = changed(record, rasd)
     refuse_read_only(changes, _READ_ONLY, f"ModifyResourceSettings of {rasd.class_name}")
-    _, vm_record, _ = _vm_context(host, model.owner_of(host.store, ref))
+    owner = owner_or_refuse(host, ref, f"ModifyResourceSettings of {rasd.class_name}")
+    _, vm_record, _ = _vm_context(host, owner)
     running = compute.is_running(vm_record["EnabledState"])
     new = {**record, **changes}
     if rasd.class_name == compute.MEMORY:
@@ -239,6 +241,7 @@ def _modify_connection(host: EmulatedHost, ref: Reference, record: dict[str, Any
     if "HostResource" not in changes:
         return lambda: host.store.update(ref, changes)
     switch = _switch_from(host, changes["HostResource"], "ModifyResourceSettings")
+    _recheck_features(host, ref, switch)
 
     def apply() -> None:
         switches.disconnect(host, ref)
@@ -247,6 +250,17 @@ def _modify_connection(host: EmulatedHost, ref: Reference, record: dict[str, Any
             switches.connect(host, ref, switch)
 
     return apply
+
+
+def _recheck_features(host: EmulatedHost, alloc: Reference, switch: Reference | None) -> None:
+    """Check a connection's features against the vSwitch it moves to (the
+    bandwidth mode and SR-IOV belong to the switch)."""
+    from winstackers.emulator.hyperv.providers.feature_rules import CHECKS, Port
+
+    port = Port(host, alloc)
+    port.switch = switch
+    for ref, record in port.features:
+        CHECKS[ref.class_name](host, dict(record), port)
 
 
 @method(SERVICE, "RemoveResourceSettings", ResourceSettings="R[]")
@@ -259,7 +273,8 @@ def remove_resource_settings(host: EmulatedHost, target: Reference,
         if ref.class_name.lower() not in (model.SEPSD.lower(), model.EPASD.lower()):
             refuse(INVALID_PARAMETER, f"RemoveResourceSettings: {ref.class_name} cannot be "
                    "removed from a VM")
-        _, vm_record, gen = _vm_context(host, model.owner_of(host.store, ref))
+        owner = owner_or_refuse(host, ref, "RemoveResourceSettings")
+        _, vm_record, gen = _vm_context(host, owner)
         if ref.class_name.lower() == model.SEPSD.lower():
             _check_hot_plug(vm_record, gen, INVALID_STATE, "remove")
 
