@@ -70,7 +70,9 @@ def to_text(instance: Instance) -> str:
             prop = ET.SubElement(root, "PROPERTY", NAME=name, TYPE=base)
             if value is not None:
                 _value_element(prop, value, base)
-    return ET.tostring(root, encoding="unicode")
+    # ElementTree leaves carriage returns raw, and XML parsers turn them into
+    # line feeds; a character reference keeps Windows line ends intact.
+    return ET.tostring(root, encoding="unicode").replace("\r", "&#13;")
 
 
 def _parse_scalar(text: str | None, cim_type: str, where: str) -> Any:

@@ -93,8 +93,9 @@ class Reference:
         match = _PATH_RE.match(text.strip())
         if not match:
             raise InvalidParameter(where="object path", detail=f"cannot parse {text!r}")
-        namespace = (match.group("ns") or default_namespace).lstrip("\\/")
-        namespace = re.sub(r"^[^:]*\\\\[^\\]+\\", "", namespace)  # drop \\SERVER\ prefix
+        namespace = match.group("ns") or default_namespace
+        # A full path starts with the server: \\SERVER\root\... (or //SERVER/...).
+        namespace = re.sub(r"^(\\\\|//)[^\\/]+[\\/]", "", namespace).lstrip("\\/")
         keys = _parse_keys(match.group("keys"), text)
         return cls.build(namespace.replace("\\", "/"), match.group("cls"), keys)
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from winstackers.cim import wql
 from winstackers.cim.api import HYPERV_NAMESPACE, MethodResult
-from winstackers.cim.errors import InvalidParameter, NotFound, NotSupported
+from winstackers.cim.errors import CimError, InvalidParameter, NotFound, NotSupported
 from winstackers.cim.values import Instance, Reference
 from winstackers.emulator.hyperv import packets, params
 from winstackers.emulator.hyperv.config import HostConfig
@@ -80,9 +80,9 @@ class EmulatedHost:
         self.counters.record(operation, method)
         self.faults.before_call(self.name, method or operation)
         with self._lock:
-            self.jobs.advance()
+            finished = self.jobs.advance()
             yield
-            if writes:
+            if writes or finished:
                 self._autosave()
 
     def query(self, text: str) -> list[Instance]:
@@ -257,20 +257,37 @@ class EmulatedHost:
 
         :raises InvalidParameter: when the file is not a saved host state.
         """
+        where = f"emulator state file {path}"
         try:
             data = json.loads(Path(path).read_text())
-            version = data["version"]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise InvalidParameter(where=f"emulator state file {path}", detail=str(exc)) from None
-        if version != STATE_VERSION:
-            raise InvalidParameter(where=f"emulator state file {path}",
-                                   detail=f"version {version}, expected {STATE_VERSION}")
-        host = cls(HostConfig.from_dict(data["config"]), faults,
-                   state_file=path if autosave else None)
-        with host._lock:
-            host.store.load(data["instances"])
-            host._mac_counter = data["mac_counter"]
+            if data["version"] != STATE_VERSION:
+                raise InvalidParameter(where=where, detail=f"version {data['version']}, "
+                                       f"expected {STATE_VERSION}")
+            host = cls(HostConfig.from_dict(data["config"]), faults,
+                       state_file=path if autosave else None)
+            with host._lock:
+                host.store.load(data["instances"])
+                host._mac_counter = int(data["mac_counter"])
+                host._settle_after_load()
+        except InvalidParameter:
+            raise
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, CimError) as exc:
+            raise InvalidParameter(where=where, detail=f"{type(exc).__name__}: {exc}") from None
         return host
+
+    def _settle_after_load(self) -> None:
+        """Finish what was in flight when the state was saved: a running
+        job ends Completed and a VM starting or stopping reaches the state it
+        was going to (the job's effects were applied when it started)."""
+        from winstackers.emulator.hyperv import model
+        for ref, record in list(self.store.instances("Msvm_ConcreteJob")):
+            if record["JobState"] == 4:
+                self.store.update(ref, {"JobState": 7, "PercentComplete": 100})
+        final = {model.STARTING: model.RUNNING, model.SHUTTING_DOWN: model.OFF}
+        for ref, record in list(self.store.instances("Msvm_ComputerSystem")):
+            if record.get("EnabledState") in final:
+                self.store.update(ref, {"EnabledState": final[record["EnabledState"]],
+                                        "RequestedState": 12})
 
     def _autosave(self) -> None:
         if self.state_file is not None:

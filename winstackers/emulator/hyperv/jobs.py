@@ -66,13 +66,15 @@ class JobQueue:
         self._pending.append(_Pending(ref, self._clock() + delay, fail, on_complete))
         return ref
 
-    def advance(self) -> None:
-        """Finish every job whose time has come, in start order."""
+    def advance(self) -> int:
+        """Finish every job whose time has come, in start order; returns
+        how many finished."""
         now = self._clock()
         due = [job for job in self._pending if job.due <= now]
         self._pending = [job for job in self._pending if job.due > now]
         for job in due:
             self._finish(job)
+        return len(due)
 
     def _finish(self, job: _Pending) -> None:
         failure = job.fail

@@ -63,12 +63,14 @@ def _check_dynamic(new: dict[str, Any]) -> None:
 
 def _check_running_memory(new: dict[str, Any], old: dict[str, Any]) -> None:
     if bool(new.get("DynamicMemoryEnabled")) != bool(old.get("DynamicMemoryEnabled")):
-        refuse(INVALID_STATE, "Dynamic Memory cannot be turned on or off while the VM runs")
+        refuse(INVALID_STATE, "Dynamic Memory cannot be turned on or off unless the VM is off")
     if new.get("DynamicMemoryEnabled"):
         if (new.get("Reservation") or 0) > (old.get("Reservation") or 0):
-            refuse(INVALID_STATE, "the Dynamic Memory minimum cannot be raised while the VM runs")
+            refuse(INVALID_STATE, "the Dynamic Memory minimum cannot be raised unless the VM "
+                   "is off")
         if (new.get("Limit") or 0) < (old.get("Limit") or 0):
-            refuse(INVALID_STATE, "the Dynamic Memory maximum cannot be lowered while the VM runs")
+            refuse(INVALID_STATE, "the Dynamic Memory maximum cannot be lowered unless the VM "
+                   "is off")
 
 
 def check_processor(host: EmulatedHost, new: dict[str, Any], old: dict[str, Any] | None,
@@ -83,9 +85,11 @@ def check_processor(host: EmulatedHost, new: dict[str, Any], old: dict[str, Any]
         if value is not None and not 0 <= value <= high:
             refuse(INVALID_PARAMETER, f"processor {name} {value}: must be 0-{high}")
     if running and old is not None and old.get("VirtualQuantity") != count:
-        refuse(INVALID_STATE, "the number of virtual processors cannot change while the VM runs")
+        refuse(INVALID_STATE, "the number of virtual processors cannot change unless the VM is off")
 
 
 def is_running(state: int | None) -> bool:
-    """Whether a VM in EnabledState *state* is not off or saved."""
-    return state not in (model.OFF, model.SAVED)
+    """Whether a VM in EnabledState *state* holds its hardware: any state
+    but off.  A saved VM counts: Hyper-V refuses hardware changes until
+    its saved state is deleted."""
+    return state != model.OFF

@@ -218,6 +218,10 @@ def _modify_step(host: EmulatedHost, ref: Reference, rasd: Instance) -> Any:
     _, vm_record, _ = _vm_context(host, owner)
     running = compute.is_running(vm_record["EnabledState"])
     new = {**record, **changes}
+    hardware = rasd.class_name in (compute.MEMORY, compute.PROCESSOR)
+    if hardware and changes and vm_record["EnabledState"] not in (model.OFF, model.RUNNING):
+        refuse(INVALID_STATE, f"ModifyResourceSettings: {rasd.class_name} cannot change while "
+               f"the VM is in EnabledState {vm_record['EnabledState']} (saved or paused)")
     if rasd.class_name == compute.MEMORY:
         compute.check_memory(new, record, running)
     elif rasd.class_name == compute.PROCESSOR:

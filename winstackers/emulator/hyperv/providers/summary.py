@@ -44,10 +44,12 @@ def get_summary_information(host: EmulatedHost, target: Reference,
 def _summary(host: EmulatedHost, vssd: Reference, wanted: set[str]) -> Instance:
     cls = host.schema.get("Msvm_SummaryInformation")
     values: dict[str, Any] = dict.fromkeys(cls.properties)
-    if host.store.find(vssd) is None:
-        values["Name"] = ""
+    found = host.store.associators(vssd, "Msvm_SettingsDefineState", role="SettingData") \
+        if vssd.class_name.lower() == model.VSSD.lower() and host.store.find(vssd) else []
+    if not found:
+        values["Name"] = ""  # "empty if the VM was not found"
         return Instance(cls.name, values, None, cls.types())
-    vm = model.system_of(host.store, vssd)
+    vm = found[0]
     facts = _facts(host, vm, vssd)
     values.update({k: v for k, v in facts.items() if k in wanted})
     values["Name"] = facts["Name"]
