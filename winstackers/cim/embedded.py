@@ -19,9 +19,11 @@ settings carry references as object-path strings).
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from typing import Any
+from xml.sax.saxutils import escape as xml_escape
 
 from winstackers.cim.errors import InvalidParameter
 from winstackers.cim.values import CIM_TYPES, Instance
@@ -49,30 +51,37 @@ def _format(value: Any, cim_type: str) -> str:
     return str(value)
 
 
-def _value_element(parent: ET.Element, value: Any, cim_type: str) -> None:
-    ET.SubElement(parent, "VALUE").text = _format(value, cim_type)
+_SPECIAL = re.compile(r'[&<>"\r]')
+
+
+def _escape(text: str) -> str:
+    # Carriage returns become a character reference: an XML parser would
+    # turn a raw one into a line feed and Windows line ends would be lost.
+    if not _SPECIAL.search(text):
+        return text
+    return xml_escape(text, {'"': "&quot;", "\r": "&#13;"})
+
+
+def _values(values: list[Any], cim_type: str) -> str:
+    return "".join(f"<VALUE>{_escape(_format(v, cim_type))}</VALUE>" for v in values)
+
+
+def _property(name: str, value: Any, cim_type: str) -> str:
+    is_array = cim_type.endswith("[]") or isinstance(value, list)
+    base = cim_type.removesuffix("[]")
+    head = f'NAME="{_escape(name)}" TYPE="{base}"'
+    if is_array:
+        body = "" if value is None else f"<VALUE.ARRAY>{_values(value, base)}</VALUE.ARRAY>"
+        return f"<PROPERTY.ARRAY {head}>{body}</PROPERTY.ARRAY>"
+    body = "" if value is None else _values([value], base)
+    return f"<PROPERTY {head}>{body}</PROPERTY>"
 
 
 def to_text(instance: Instance) -> str:
     """Encode *instance* as embedded-instance text (CIM-XML)."""
-    root = ET.Element("INSTANCE", CLASSNAME=instance.class_name)
-    for name, value in instance.properties.items():
-        cim_type = instance.cim_types.get(name) or infer_type(value)
-        is_array = cim_type.endswith("[]") or isinstance(value, list)
-        base = cim_type.removesuffix("[]")
-        if is_array:
-            prop = ET.SubElement(root, "PROPERTY.ARRAY", NAME=name, TYPE=base)
-            if value is not None:
-                array = ET.SubElement(prop, "VALUE.ARRAY")
-                for item in value:
-                    _value_element(array, item, base)
-        else:
-            prop = ET.SubElement(root, "PROPERTY", NAME=name, TYPE=base)
-            if value is not None:
-                _value_element(prop, value, base)
-    # ElementTree leaves carriage returns raw, and XML parsers turn them into
-    # line feeds; a character reference keeps Windows line ends intact.
-    return ET.tostring(root, encoding="unicode").replace("\r", "&#13;")
+    parts = [_property(name, value, instance.cim_types.get(name) or infer_type(value))
+             for name, value in instance.properties.items()]
+    return f'<INSTANCE CLASSNAME="{_escape(instance.class_name)}">{"".join(parts)}</INSTANCE>'
 
 
 def _parse_scalar(text: str | None, cim_type: str, where: str) -> Any:

@@ -15,6 +15,7 @@ from typing import Any
 from winstackers.cim import wql
 from winstackers.cim.errors import InvalidParameter, InvalidQuery, NotFound
 from winstackers.cim.values import Instance, Reference
+from winstackers.emulator.hyperv.index import QueryIndex
 from winstackers.emulator.hyperv.schema import CimClass, Schema
 
 
@@ -28,6 +29,7 @@ class Store:
         #: instance reference -> the association instances that refer to it
         #: (a dict used as an insertion-ordered set)
         self._links: dict[Reference, dict[Reference, None]] = {}
+        self._index = QueryIndex()
 
     # -- identity -----------------------------------------------------------
     def ref_for(self, cls: CimClass, props: Mapping[str, Any]) -> Reference:
@@ -53,6 +55,7 @@ class Store:
         if ref in table:
             raise InvalidParameter(where=cls.name, detail=f"an instance {ref} already exists")
         table[ref] = record
+        self._index.add(cls.name.lower(), ref, record)
         if cls.association:
             for end in record.values():
                 if isinstance(end, Reference):
@@ -63,12 +66,16 @@ class Store:
         """Change properties of a stored instance."""
         record = self.get(ref)
         cls = self.schema.get(ref.class_name)
+        self._index.remove(cls.name.lower(), ref, record)
         for name, value in changes.items():
             record[cls.canonical(name)] = value
+        self._index.add(cls.name.lower(), ref, record)
 
     def remove(self, ref: Reference) -> None:
         """Delete an instance and every association that refers to it."""
         record = self._table(ref).pop(ref, None)
+        if record is not None:
+            self._index.remove(ref.class_name.lower(), ref, record)
         for assoc_ref in list(self._links.pop(ref, ())):
             self.remove(assoc_ref)
         for end in (record or {}).values():
@@ -156,8 +163,18 @@ class Store:
             if not cls.has(name):
                 raise InvalidQuery(query=text, detail=f"{cls.name} has no property {name!r}")
         return [self.snapshot(ref, record, query.properties)
-                for ref, record in self.instances(cls.name)
+                for ref, record in self._select_candidates(cls.name, query.where)
                 if wql.matches(query.where, record)]
+
+    def _select_candidates(self, class_name: str,
+                           where: wql.Expr | None) -> Iterator[tuple[Reference, dict[str, Any]]]:
+        for cls in self.schema.subclasses(class_name):
+            table = self._data.get(cls.name.lower(), {})
+            refs = self._index.candidates(cls.name.lower(), where)
+            if refs is None:
+                yield from list(table.items())
+            else:
+                yield from [(ref, table[ref]) for ref in refs if ref in table]
 
     # -- persistence --------------------------------------------------------
     def dump(self) -> list[dict[str, Any]]:
@@ -173,6 +190,7 @@ class Store:
         """Replace the contents with what :meth:`dump` produced."""
         self._data.clear()
         self._links.clear()
+        self._index.clear()
         for row in rows:
             cls = self.schema.get(row["class"])
             props = {k: _from_json(v) for k, v in row["properties"].items()}
