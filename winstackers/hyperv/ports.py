@@ -1,0 +1,318 @@
+"""Switch ports as desired state, with as few host calls as Hyper-V allows.
+
+A port is named by its network adapter's ElementName (Winstackers names
+adapters after the neutron port id).  :meth:`SwitchPorts.apply` reads the
+port's current settings (three reads), computes the difference from the
+desired :class:`~winstackers.hyperv.portstate.PortState`, and writes it with
+at most one call of each kind:
+
+1. ``RemoveFeatureSettings`` with every stale feature setting;
+2. ``AddResourceSettings`` (connect) or ``ModifyResourceSettings`` (move
+   to another vSwitch) for the connection, when needed;
+3. ``ModifyFeatureSettings`` with every single setting that changed;
+4. ``AddFeatureSettings`` with every new setting (one call carries many:
+   https://learn.microsoft.com/en-us/windows/win32/hyperv_v2/addfeaturesettings-msvm-virtualsystemmanagementservice).
+
+So a new port is connected and configured in two writes, applying the same
+state again makes none, and adding or removing one ACL rule makes one.
+Stale settings go first, so a rule can take the weight of the one it
+replaces.  :meth:`apply` is idempotent, which makes retrying it safe: a
+failed job or a transport error is retried a bounded number of times.
+
+Reads: a port's connection is found by InstanceID prefix (a connection's
+InstanceID extends its adapter's, the shape Hyper-V uses and the emulator
+follows) and its features through the documented
+``Msvm_EthernetPortSettingDataComponent`` association.
+:meth:`SwitchPorts.read_all` reads every port of the host in a constant
+number of queries (one per class), whatever the number of ports.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from winstackers.cim import call
+from winstackers.cim.api import Session
+from winstackers.cim.errors import CimError, JobFailed, Timeout, TransportError
+from winstackers.cim.values import Instance, Reference
+from winstackers.hyperv import portfeatures as pf
+from winstackers.hyperv.errors import OperationFailed, PortNotFound, SwitchNotFound
+from winstackers.hyperv.portstate import PortState
+
+LOG = logging.getLogger(__name__)
+NIC = "Msvm_SyntheticEthernetPortSettingData"
+CONNECTION = "Msvm_EthernetPortAllocationSettingData"
+SWITCH = "Msvm_VirtualEthernetSwitch"
+VSMS = "Msvm_VirtualSystemManagementService"
+RETRYABLE = (JobFailed, TransportError, Timeout)
+
+
+def wql_string(value: str) -> str:
+    """*value* as a WQL string literal (backslashes and quotes escaped)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def is_template(setting: Instance) -> bool:
+    """Whether *setting* is a ``...\\Default`` template, not a real device."""
+    return str(setting.get("InstanceID", "")).endswith("\\Default")
+
+
+@dataclass
+class PortView:
+    """What the host has for one port: adapter, connection, features."""
+
+    name: str
+    nic: Instance
+    connection: Instance | None
+    features: list[Instance] = field(default_factory=list)
+
+
+@dataclass
+class Plan:
+    """The writes that take a port from its current to its desired state."""
+
+    remove: list[Reference] = field(default_factory=list)
+    connect: Reference | None = None
+    reconnect: bool = False
+    modify: list[Instance] = field(default_factory=list)
+    add: list[Instance] = field(default_factory=list)
+
+    @property
+    def writes(self) -> int:
+        """How many host write calls the plan makes."""
+        connection = 1 if self.connect is not None or self.reconnect else 0
+        return connection + sum(1 for part in (self.remove, self.modify, self.add) if part)
+
+
+class SwitchPorts:
+    """Read and set the switch ports of one host."""
+
+    def __init__(self, session: Session, *, retries: int = 3, job_timeout: float = 120.0) -> None:
+        self.session = session
+        self.retries = retries
+        self.job_timeout = job_timeout
+        self._vsms: Reference | None = None
+        self._defaults: dict[str, Instance] = {}
+        self._switches: dict[str, Reference] = {}
+
+    # -- reading ------------------------------------------------------------
+    def view(self, port: str) -> PortView:
+        """The host's objects for *port*.
+
+        :raises PortNotFound: when no network adapter has that name.
+        """
+        nics = [nic for nic in self.session.query(
+            f"SELECT * FROM {NIC} WHERE ElementName = {wql_string(port)}") if not is_template(nic)]
+        if not nics:
+            raise PortNotFound(port=port, host=self.session.host)
+        if len(nics) > 1:
+            raise OperationFailed(operation=f"finding port {port}",
+                                  cause=f"{len(nics)} network adapters have that name")
+        nic = nics[0]
+        prefix = wql_string(nic["InstanceID"] + "\\%")
+        found = self.session.query(f"SELECT * FROM {CONNECTION} WHERE InstanceID LIKE {prefix}")
+        connection = found[0] if found else None
+        features = [] if connection is None else self._features(connection)
+        return PortView(port, nic, connection, features)
+
+    def _features(self, connection: Instance) -> list[Instance]:
+        assert connection.path is not None
+        return self.session.associators(connection.path,
+                                        assoc_class="Msvm_EthernetPortSettingDataComponent",
+                                        role="GroupComponent")
+
+    def read(self, port: str) -> PortState:
+        """The current state of *port*.
+
+        :raises PortNotFound: when no network adapter has that name.
+        """
+        view = self.view(port)
+        return pf.state_from(self._switch_name(view.connection), view.features)
+
+    def _switch_name(self, connection: Instance | None) -> str | None:
+        if connection is None or not connection.get("HostResource"):
+            return None
+        path = Reference.parse(connection["HostResource"][0], self.session.namespace)
+        for name, ref in self._switch_map().items():
+            if ref == path:
+                return name
+        last_known: str | None = connection.get("LastKnownSwitchName")
+        return last_known
+
+    def read_all(self) -> dict[str, PortState]:
+        """The state of every port of the host, in one query per class.
+
+        Adapters without a name are skipped (Winstackers always names them).
+        """
+        nics = self.session.query(f"SELECT InstanceID, ElementName FROM {NIC}")
+        connections = self.session.query(f"SELECT * FROM {CONNECTION}")
+        links = self.session.query("SELECT * FROM Msvm_EthernetPortSettingDataComponent")
+        features = {f.path: f for cls in pf.FEATURE_CLASSES
+                    for f in self.session.query(f"SELECT * FROM {cls}")}
+        by_connection: dict[Reference, list[Instance]] = {}
+        for link in links:
+            if link["PartComponent"] in features:
+                by_connection.setdefault(link["GroupComponent"], []).append(
+                    features[link["PartComponent"]])
+        by_nic = {c["InstanceID"].rsplit("\\", 1)[0]: c for c in connections}
+        states = {}
+        for nic in nics:
+            if not nic.get("ElementName") or is_template(nic):
+                continue
+            conn = by_nic.get(nic["InstanceID"])
+            feats = by_connection.get(conn.path, []) if conn is not None and conn.path else []
+            states[nic["ElementName"]] = pf.state_from(self._switch_name(conn), feats)
+        return states
+
+    # -- planning -----------------------------------------------------------
+    def plan(self, view: PortView, desired: PortState) -> Plan:
+        """The writes that take *view* to *desired* (no host writes)."""
+        plan = Plan()
+        self._plan_connection(plan, view, desired)
+        current = {f.class_name: f for f in view.features if f.class_name in pf.SINGLES}
+        for class_name, wanted in pf.wanted_singles(desired).items():
+            feature = current.pop(class_name, None)
+            if feature is None:
+                plan.add.append(self._default(class_name).replace(**wanted))
+            elif changes := pf.differs(feature, wanted):
+                plan.modify.append(feature.replace(**changes))
+        plan.remove += [f.path for f in current.values() if f.path is not None]
+        self._plan_acls(plan, view, desired)
+        return plan
+
+    def _plan_connection(self, plan: Plan, view: PortView, desired: PortState) -> None:
+        switch = None if desired.switch is None else self.switch(desired.switch).path
+        if view.connection is None:
+            plan.connect = self.switch(desired.switch) if desired.switch else None
+            return
+        hosted = list(view.connection.get("HostResource") or [])
+        if [Reference.parse(p, self.session.namespace) for p in hosted] != (
+                [Reference.parse(switch, self.session.namespace)] if switch else []):
+            plan.reconnect = True
+
+    def _plan_acls(self, plan: Plan, view: PortView, desired: PortState) -> None:
+        present = {pf.acl_rule(f): f for f in view.features if f.class_name == pf.ACL}
+        for rule, feature in present.items():
+            if rule not in desired.acls and feature.path is not None:
+                plan.remove.append(feature.path)
+        template = self._default(pf.ACL)
+        for rule in sorted(desired.acls - present.keys(), key=lambda r: (r.direction, r.weight)):
+            plan.add.append(template.replace(**pf.acl_props(rule)))
+
+    # -- writing ------------------------------------------------------------
+    def apply(self, port: str, desired: PortState) -> int:
+        """Make *port* look like *desired*; returns the host writes made.
+
+        :raises PortNotFound: when no network adapter has that name.
+        :raises SwitchNotFound: when the desired vSwitch does not exist.
+        :raises OperationFailed: when the host refuses, or keeps failing
+            after the retries; says which port and what was being done.
+        """
+        for attempt in range(1, self.retries + 1):
+            try:
+                return self._apply_once(port, desired)
+            except RETRYABLE as exc:
+                if attempt == self.retries:
+                    raise OperationFailed(operation=f"applying port {port}",
+                                          cause=f"{exc} (after {attempt} attempts)") from exc
+                LOG.warning("applying port %s failed (attempt %d of %d), retrying: %s",
+                            port, attempt, self.retries, exc)
+        raise AssertionError("unreachable")
+
+    def _apply_once(self, port: str, desired: PortState) -> int:
+        view = self.view(port)
+        plan = self.plan(view, desired)
+        try:
+            self._write(view, plan, desired)
+        except (PortNotFound, SwitchNotFound, *RETRYABLE):
+            raise
+        except CimError as exc:
+            raise OperationFailed(operation=f"applying port {port}", cause=str(exc)) from exc
+        return plan.writes
+
+    def _write(self, view: PortView, plan: Plan, desired: PortState) -> None:
+        connection = view.connection
+        if plan.remove:
+            self._call("RemoveFeatureSettings", FeatureSettings=plan.remove)
+        if plan.connect is not None:
+            connection = self._connect(view.nic, plan.connect, view.name)
+        elif plan.reconnect and connection is not None:
+            target = self.switch(desired.switch).path if desired.switch else None
+            moved = connection.replace(HostResource=[target] if target else [])
+            self._call("ModifyResourceSettings", ResourceSettings=[moved])
+        if plan.modify:
+            self._call("ModifyFeatureSettings", FeatureSettings=plan.modify)
+        if plan.add:
+            if connection is None or connection.path is None:
+                raise OperationFailed(operation=f"configuring port {view.name}",
+                                      cause="the port is not connected to a vSwitch")
+            self._call("AddFeatureSettings", AffectedConfiguration=connection.path,
+                       FeatureSettings=plan.add)
+
+    def _connect(self, nic: Instance, switch: Reference, name: str) -> Instance:
+        assert nic.path is not None
+        vssd = self.session.query(
+            "SELECT * FROM Msvm_VirtualSystemSettingData WHERE InstanceID = "
+            + wql_string(nic["InstanceID"].rsplit("\\", 1)[0]))[0]
+        connection = self._default(CONNECTION).replace(
+            ElementName=name, Parent=nic.path.path, HostResource=[switch.path])
+        out = self._call("AddResourceSettings", AffectedConfiguration=vssd.path,
+                         ResourceSettings=[connection])
+        ref = out["ResultingResourceSettings"][0]
+        return Instance(CONNECTION, {"InstanceID": ref.key("InstanceID")}, ref)
+
+    def remove(self, port: str) -> int:
+        """Disconnect *port* and delete every feature setting it has (one
+        write: removing the connection removes its features).  Returns the
+        writes made: 0 when the port was not connected.
+
+        :raises PortNotFound: when no network adapter has that name.
+        """
+        view = self.view(port)
+        if view.connection is None or view.connection.path is None:
+            return 0
+        self._call("RemoveResourceSettings", ResourceSettings=[view.connection.path])
+        return 1
+
+    # -- host lookups, cached -----------------------------------------------
+    def _call(self, method: str, **params: Any) -> Mapping[str, Any]:
+        return call(self.session, self._service(), method, params, timeout=self.job_timeout)
+
+    def _service(self) -> Reference:
+        if self._vsms is None:
+            found = self.session.query(f"SELECT * FROM {VSMS}")
+            assert found and found[0].path is not None
+            self._vsms = found[0].path
+        return self._vsms
+
+    def _default(self, class_name: str) -> Instance:
+        if class_name not in self._defaults:
+            found = self.session.query(
+                f"SELECT * FROM {class_name} WHERE InstanceID LIKE '%\\\\Default'")
+            if not found:
+                raise OperationFailed(operation=f"reading the default {class_name}",
+                                      cause="the host has none")
+            self._defaults[class_name] = found[0]
+        return self._defaults[class_name]
+
+    def _switch_map(self, refresh: bool = False) -> dict[str, Reference]:
+        if refresh or not self._switches:
+            self._switches = {s["ElementName"]: s.path
+                              for s in self.session.query(f"SELECT * FROM {SWITCH}")
+                              if s.path is not None}
+        return self._switches
+
+    def switch(self, name: str) -> Reference:
+        """The vSwitch named *name* (cached; refreshed on a miss).
+
+        :raises SwitchNotFound: naming it.
+        """
+        if name not in self._switch_map():
+            self._switch_map(refresh=True)
+        try:
+            return self._switch_map()[name]
+        except KeyError:
+            raise SwitchNotFound(switch=name, host=self.session.host) from None
