@@ -9,14 +9,20 @@ URL                                    session
 ``emulator:///path/state.json``        an emulated host kept in that file:
                                        loaded when it exists, saved after
                                        every change
-``https://HOST:5986/wsman``            WS-Management (remote): not built yet
+``https://USER@HOST[:5986][/wsman]``   WS-Management over HTTPS (remote)
+``http://USER@HOST[:5985][/wsman]``    WS-Management over HTTP: only with an
+                                       encrypting ``auth`` or ``insecure=1``
 ``mi://`` or ``local://``              PyMI on the Windows host: not built yet
 =====================================  =====================================
 
 Query parameters tune the emulator: ``latency``, ``job_delay``,
 ``job_failure_rate``, ``transport_error_rate`` (floats) and ``seed`` (int),
-e.g. ``emulator://lab?job_delay=0.05``.  Credentials never appear in URLs
-that Winstackers logs: :func:`redact` removes them.
+e.g. ``emulator://lab?job_delay=0.05``.  For WS-Management: ``auth``
+(``negotiate`` (default), ``ntlm``, ``kerberos``, ``credssp``, ``basic``,
+``certificate``), ``verify`` (``true`` (default), ``false``, or the path of
+a CA bundle), ``insecure`` (allow unencrypted HTTP), ``max_concurrency``.
+The password is given separately (``connect(url, password=...)``), never
+in the URL; :func:`redact` strips credentials from URLs that are logged.
 """
 
 from __future__ import annotations
@@ -42,20 +48,21 @@ def redact(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
 
 
-def connect(url: str) -> Session:
+def connect(url: str, *, password: str | None = None) -> Session:
     """A session for *url* (see the module documentation).
 
+    :param password: the password for a WS-Management URL's user.
     :raises InvalidParameter: naming the URL (redacted) and what is wrong
-        with it: unknown scheme, unknown or malformed option.
+        with it: unknown scheme, unknown or malformed option, a password
+        inside the URL.
     :raises NotSupported: for a transport that is not built yet.
     """
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme == "emulator":
         return _connect_emulator(url, parts.netloc, parts.path, parts.query)
-    if scheme in ("https", "http", "wsman"):
-        raise NotSupported(where=f"host URL {redact(url)}",
-                           detail="the WS-Management transport is not built yet")
+    if scheme in ("https", "http"):
+        return _connect_wsman(url, password)
     if scheme in ("mi", "local"):
         raise NotSupported(where=f"host URL {redact(url)}",
                            detail="the local PyMI transport is not built yet")
@@ -78,6 +85,35 @@ def fault_plan_options(url: str, query: str) -> dict[str, Any]:
                                    detail=f"option {name}={values[-1]!r} is not a number") \
                 from None
     return options
+
+
+_WSMAN_OPTIONS = ("auth", "verify", "insecure", "max_concurrency")
+
+
+def _connect_wsman(url: str, password: str | None) -> Session:
+    from winstackers.cim.mof import MofCatalog
+    from winstackers.cim.transports.wsman import WsmanSession
+
+    parts = urlsplit(url)
+    where = f"host URL {redact(url)}"
+    if parts.password:
+        raise InvalidParameter(where=where, detail="put the password in the password "
+                                                   "setting, not in the URL")
+    options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    unknown = set(options) - set(_WSMAN_OPTIONS)
+    if unknown or not parts.hostname:
+        raise InvalidParameter(where=where, detail=f"unknown option(s) {sorted(unknown)}; "
+                               f"known: {', '.join(_WSMAN_OPTIONS)}" if unknown else "no host")
+    verify_text = options.get("verify", "true")
+    verify: bool | str = {"true": True, "false": False}.get(verify_text.lower(), verify_text)
+    https = parts.scheme.lower() == "https"
+    return WsmanSession(parts.hostname or "", port=parts.port or (5986 if https else 5985),
+                        ssl=https, path=parts.path.strip("/") or "wsman",
+                        username=parts.username, password=password,
+                        auth=options.get("auth", "negotiate"), verify=verify,
+                        insecure=options.get("insecure", "0").lower() in ("1", "true", "yes"),
+                        catalog=MofCatalog(),
+                        max_concurrency=int(options.get("max_concurrency", "4")))
 
 
 def _connect_emulator(url: str, name: str, path: str, query: str) -> Session:

@@ -99,3 +99,10 @@ class TransportError(CimError):
 
     msg_fmt = "transport error talking to %(host)s: %(detail)s"
     retryable = True
+
+
+class CertificateNotTrusted(TransportError):
+    """The host's TLS certificate failed verification; retrying will not help."""
+
+    msg_fmt = "the TLS certificate of %(host)s is not trusted: %(detail)s"
+    retryable = False

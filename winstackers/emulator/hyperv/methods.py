@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from winstackers.cim.mof import method_params
 from winstackers.cim.values import Reference
 
 if TYPE_CHECKING:
@@ -76,13 +77,16 @@ REGISTRY: dict[tuple[str, str], MethodSpec] = {}
 
 
 def method(class_name: str, name: str, **params: str) -> Callable[[Provider], Provider]:
-    """Register a provider.  *params* maps each input parameter to its
-    kind: ``E`` (embedded instance string), ``E[]``, ``R`` (reference),
-    ``R[]``, or a CIM type such as ``uint16`` / ``uint16[]``."""
+    """Register a provider.  The input parameters and their kinds come
+    from :data:`winstackers.cim.mof.METHOD_PARAMS`; *params* may give them
+    instead for a method not declared there: ``E`` (embedded instance
+    string), ``E[]``, ``R`` (reference), ``R[]``, or a CIM type."""
+    declared = method_params(class_name, name)
+    kinds = dict(params) if params else dict(declared.inputs) if declared else {}
 
     def register(func: Provider) -> Provider:
         REGISTRY[(class_name.lower(), name.lower())] = MethodSpec(
-            class_name, name, params, func, (func.__doc__ or "").strip())
+            class_name, name, kinds, func, (func.__doc__ or "").strip())
         return func
 
     return register

@@ -52,8 +52,7 @@ _STATES = {2: (model.STARTING, model.RUNNING), 3: (model.SHUTTING_DOWN, model.OF
            10: (model.RUNNING, model.RUNNING), 11: (model.RUNNING, model.RUNNING)}
 
 
-@method("Msvm_ComputerSystem", "RequestStateChange", RequestedState="uint16",
-        TimeoutPeriod="datetime")
+@method("Msvm_ComputerSystem", "RequestStateChange")
 def request_state_change(host: EmulatedHost, target: Reference,
                          args: Mapping[str, Any]) -> Outcome:
     """Start, turn off, save, pause, reboot or reset a VM, as a job."""

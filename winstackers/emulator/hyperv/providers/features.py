@@ -45,7 +45,7 @@ def _check(host: EmulatedHost, feature: Mapping[str, Any], class_name: str,
     CHECKS[class_name](host, record, port)
 
 
-@method(SERVICE, "AddFeatureSettings", AffectedConfiguration="R", FeatureSettings="E[]")
+@method(SERVICE, "AddFeatureSettings")
 def add_feature_settings(host: EmulatedHost, target: Reference,
                          args: Mapping[str, Any]) -> Outcome:
     """Add feature settings to a port connection that exists (else 4)."""
@@ -83,7 +83,7 @@ def _planned_record(host: EmulatedHost, alloc: Reference, feature: Instance) -> 
     return {**host.schema.get(feature.class_name).defaults(), **values}
 
 
-@method(SERVICE, "ModifyFeatureSettings", FeatureSettings="E[]")
+@method(SERVICE, "ModifyFeatureSettings")
 def modify_feature_settings(host: EmulatedHost, target: Reference,
                             args: Mapping[str, Any]) -> Outcome:
     """Change features in place (by InstanceID), checked as when added,
@@ -109,7 +109,7 @@ def modify_feature_settings(host: EmulatedHost, target: Reference,
     return Outcome({"ResultingFeatureSettings": [ref for ref, _, _, _ in updates]}, apply)
 
 
-@method(SERVICE, "RemoveFeatureSettings", FeatureSettings="R[]")
+@method(SERVICE, "RemoveFeatureSettings")
 def remove_feature_settings(host: EmulatedHost, target: Reference,
                             args: Mapping[str, Any]) -> Outcome:
     """Remove features; every reference must name an existing feature (else 4)."""

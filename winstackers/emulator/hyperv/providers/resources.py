@@ -87,7 +87,7 @@ def normalise_mac(address: Any, where: str) -> str:
     return text
 
 
-@method(SERVICE, "AddResourceSettings", AffectedConfiguration="R", ResourceSettings="E[]")
+@method(SERVICE, "AddResourceSettings")
 def add_resource_settings(host: EmulatedHost, target: Reference,
                           args: Mapping[str, Any]) -> Outcome:
     """Add network adapters and their switch connections to a VM."""
@@ -192,7 +192,7 @@ def _switch_from(host: EmulatedHost, host_resource: Any, where: str) -> Referenc
     return ref
 
 
-@method(SERVICE, "ModifyResourceSettings", ResourceSettings="E[]")
+@method(SERVICE, "ModifyResourceSettings")
 def modify_resource_settings(host: EmulatedHost, target: Reference,
                              args: Mapping[str, Any]) -> Outcome:
     """Change memory, processors, a network adapter or its connection."""
@@ -267,7 +267,7 @@ def _recheck_features(host: EmulatedHost, alloc: Reference, switch: Reference | 
         CHECKS[ref.class_name](host, dict(record), port)
 
 
-@method(SERVICE, "RemoveResourceSettings", ResourceSettings="R[]")
+@method(SERVICE, "RemoveResourceSettings")
 def remove_resource_settings(host: EmulatedHost, target: Reference,
                              args: Mapping[str, Any]) -> Outcome:
     """Remove network adapters (with their connection) or connections."""

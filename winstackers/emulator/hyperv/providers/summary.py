@@ -27,8 +27,7 @@ _CODES = {0: "Name", 1: "ElementName", 4: "NumberOfProcessors", 100: "EnabledSta
           112: "MemoryAvailable"}
 
 
-@method("Msvm_VirtualSystemManagementService", "GetSummaryInformation", SettingData="R[]",
-        RequestedInformation="uint32[]")
+@method("Msvm_VirtualSystemManagementService", "GetSummaryInformation")
 def get_summary_information(host: EmulatedHost, target: Reference,
                             args: Mapping[str, Any]) -> Outcome:
     """Summaries of VMs; returns 0 at once (no job)."""

@@ -39,8 +39,7 @@ def create_switch(host: EmulatedHost, name: str, iov: bool,
     return switch
 
 
-@method(SERVICE, "DefineSystem", SystemSettings="E", ResourceSettings="E[]",
-        ReferenceConfiguration="R")
+@method(SERVICE, "DefineSystem")
 def define_switch(host: EmulatedHost, target: Reference, args: Mapping[str, Any]) -> Outcome:
     """Create a private vSwitch.
 
@@ -73,7 +72,7 @@ def define_switch(host: EmulatedHost, target: Reference, args: Mapping[str, Any]
     return outcome
 
 
-@method(SERVICE, "DestroySystem", AffectedSystem="R")
+@method(SERVICE, "DestroySystem")
 def destroy_switch(host: EmulatedHost, target: Reference, args: Mapping[str, Any]) -> Outcome:
     """Delete a vSwitch.  Connections to it stay, disconnected (HostResource
     emptied), as Remove-VMSwitch leaves the VMs' network adapters."""

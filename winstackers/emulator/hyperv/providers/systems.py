@@ -58,8 +58,7 @@ def check_secure_boot(settings: Mapping[str, Any], where: str) -> None:
                "secure boot template of this host")
 
 
-@method(SERVICE, "DefineSystem", SystemSettings="E", ResourceSettings="E[]",
-        ReferenceConfiguration="R")
+@method(SERVICE, "DefineSystem")
 def define_system(host: EmulatedHost, target: Reference, args: Mapping[str, Any]) -> Outcome:
     """Create a VM (off) with default memory (1024 MB) and one processor,
     changed by any memory/processor settings in ResourceSettings.
@@ -122,7 +121,7 @@ def _create_vm(host: EmulatedHost, values: dict[str, Any],
     return vm
 
 
-@method(SERVICE, "DestroySystem", AffectedSystem="R")
+@method(SERVICE, "DestroySystem")
 def destroy_system(host: EmulatedHost, target: Reference, args: Mapping[str, Any]) -> Outcome:
     """Delete a VM with all its settings, devices, ports and features.
     The VM "must be in the powered off or saved state" (else 5)."""
@@ -146,7 +145,7 @@ def destroy_system(host: EmulatedHost, target: Reference, args: Mapping[str, Any
     return Outcome({}, apply)
 
 
-@method(SERVICE, "ModifySystemSettings", SystemSettings="E")
+@method(SERVICE, "ModifySystemSettings")
 def modify_system_settings(host: EmulatedHost, target: Reference,
                            args: Mapping[str, Any]) -> Outcome:
     """Change a VM's name, notes, secure boot or automatic actions.
