@@ -54,13 +54,16 @@ class Session(abc.ABC):
     namespace: str = HYPERV_NAMESPACE
 
     @abc.abstractmethod
-    def query(self, wql: str) -> list[Instance]:
+    def query(self, wql: str, namespace: str | None = None) -> list[Instance]:
         """Run a WQL query (``SELECT ... FROM ... [WHERE ...]``, or
         ``ASSOCIATORS OF`` / ``REFERENCES OF``) and return the instances.
 
         Enumerating a class returns instances of its subclasses too.
 
         :param wql: the query text (see :mod:`winstackers.cim.wql`).
+        :param namespace: another namespace of the same host, e.g.
+            ``root/cimv2`` for the operating system's classes; the
+            session's own namespace when None.
         :returns: a list of snapshots, possibly empty.
         :raises InvalidQuery: when the text cannot be parsed, or names a
             class or property the host does not have.

@@ -47,6 +47,7 @@ class CimClass:
     #: Methods Microsoft documents for the class whose parameters are not
     #: declared here (the emulator does not have them).
     not_emulated: tuple[str, ...] = ()
+    namespace: str = "root/virtualization/v2"
     _index: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -96,6 +97,8 @@ SA, U16A = "string[]", "uint16[]"
 MANAGED = {"Caption": Prop(S), "Description": Prop(S), "ElementName": Prop(S)}
 SETTING = _props(MANAGED, InstanceID=Prop(S, key=True))
 SYSTEM_KEYS = {"CreationClassName": Prop(S, key=True), "Name": Prop(S, key=True)}
+DEVICE_KEYS = {"CreationClassName": Prop(S, key=True), "DeviceID": Prop(S, key=True),
+               "SystemCreationClassName": Prop(S, key=True), "SystemName": Prop(S, key=True)}
 SERVICE_KEYS = _props(SYSTEM_KEYS, SystemCreationClassName=Prop(S, key=True),
                       SystemName=Prop(S, key=True))
 RASD = _props(
@@ -231,6 +234,27 @@ CLASSES: tuple[CimClass, ...] = (
         Uptime=Prop(U64), HealthState=Prop(U16), MemoryAvailable=Prop(U32),
         VirtualSystemSubType=Prop(S), Notes=Prop(S)),
         doc=_DOC + "msvm-summaryinformation"),
+    CimClass("Msvm_ExternalEthernetPort", None, _props(
+        MANAGED, DEVICE_KEYS, Name=Prop(S), PermanentAddress=Prop(S), IsBound=Prop(B, False),
+        EnabledState=Prop(U16, 2), Speed=Prop(U64, 0), MaxSpeed=Prop(U64, 0)),
+        doc=_DOC + "msvm-externalethernetport"),
+    CimClass("Msvm_ExternalEthernetPortCapabilities", None, _props(
+        SETTING, IOVSupport=Prop(B, False), IOVSupportReasons=Prop(SA, [])),
+        doc=_DOC + "msvm-externalethernetportcapabilities"),
+    CimClass("Msvm_ElementCapabilities", None, {"ManagedElement": Prop("reference", key=True),
+                                               "Capabilities": Prop("reference", key=True)},
+             association=True, doc=_DOC + "msvm-elementcapabilities"),
+    CimClass("Win32_OperatingSystem", None, _props(
+        MANAGED, Name=Prop(S, key=True), Version=Prop(S), BuildNumber=Prop(S), CSName=Prop(S),
+        OSArchitecture=Prop(S, "64-bit"), TotalVisibleMemorySize=Prop(U64),
+        FreePhysicalMemory=Prop(U64), LastBootUpTime=Prop("datetime")),
+        namespace="root/cimv2",
+        doc="https://learn.microsoft.com/en-us/windows/win32/cimwin32prov/win32-operatingsystem"),
+    CimClass("Win32_ComputerSystem", None, _props(
+        MANAGED, Name=Prop(S, key=True), Domain=Prop(S), Manufacturer=Prop(S),
+        Model=Prop(S), NumberOfLogicalProcessors=Prop(U32), NumberOfProcessors=Prop(U32),
+        TotalPhysicalMemory=Prop(U64)), namespace="root/cimv2",
+        doc="https://learn.microsoft.com/en-us/windows/win32/cimwin32prov/win32-computersystem"),
     CimClass("Msvm_SettingsDefineState", None, {"ManagedElement": Prop("reference", key=True),
                                                "SettingData": Prop("reference", key=True)},
              association=True, doc=_DOC + "msvm-settingsdefinestate"),

@@ -40,8 +40,8 @@ class EmulatedSession(Session):
             raise TransportError(host=self.host, detail="the session is closed")
         return self.emulated_host
 
-    def query(self, wql: str) -> list[Instance]:
-        return self._live().query(wql)
+    def query(self, wql: str, namespace: str | None = None) -> list[Instance]:
+        return self._live().query(wql, namespace)
 
     def get(self, ref: Reference) -> Instance:
         return self._live().get(ref)

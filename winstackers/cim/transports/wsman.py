@@ -131,19 +131,20 @@ class WsmanSession(Session):
         return errors.TransportError(host=self.host, detail=_first_line(exc))
 
     # -- reads ------------------------------------------------------------------
-    def query(self, wql: str) -> list[Instance]:
-        uri = wx.resource_uri(self.namespace, "*")
+    def query(self, wql: str, namespace: str | None = None) -> list[Instance]:
+        uri = wx.resource_uri(namespace or self.namespace, "*")
         body = _enumerate_body(wql, self.max_elements)
         response = self._send(wx.ENUMERATE, uri, body)
         items, context, done = _page(response, "EnumerateResponse")
-        results = [self._item(item, wql) for item in items]
+        results = [self._item(item, wql, namespace) for item in items]
         while not done and context:
             pulled = self._send(wx.PULL, uri, _pull_body(context, self.max_elements))
             items, context, done = _page(pulled, "PullResponse")
-            results += [self._item(item, wql) for item in items]
+            results += [self._item(item, wql, namespace) for item in items]
         return results
 
-    def _item(self, item: ET.Element, wql: str) -> Instance:
+    def _item(self, item: ET.Element, wql: str, namespace: str | None = None) -> Instance:
+        namespace = namespace or self.namespace
         elements = [child for child in item if child.tag != wx.q(wx.WSA, "EndpointReference")]
         epr = item.find(wx.q(wx.WSA, "EndpointReference"))
         if item.tag != wx.q(wx.WSMAN, "Item"):
@@ -151,29 +152,29 @@ class WsmanSession(Session):
         path = wx.parse_epr(epr, self.catalog) if epr is not None else None
         elem = elements[0]
         if elem.tag.endswith("}XmlFragment") or elem.tag == "XmlFragment":
-            return self._fragment(elem, wql, path)
-        instance = wx.parse_instance(elem, self.catalog, path, self.namespace)
+            return self._fragment(elem, wql, path, namespace)
+        instance = wx.parse_instance(elem, self.catalog, path, namespace)
         if path is None:
             return Instance(instance.class_name, instance.properties,
-                            wx.instance_path(instance, self.catalog, self.namespace),
+                            wx.instance_path(instance, self.catalog, namespace),
                             instance.cim_types)
         return instance
 
-    def _fragment(self, elem: ET.Element, wql: str, path: Reference | None) -> Instance:
+    def _fragment(self, elem: ET.Element, wql: str, path: Reference | None,
+                  namespace: str) -> Instance:
         from winstackers.cim import wql as wql_parser
 
         parsed = wql_parser.parse(wql)
         class_name = parsed.class_name if isinstance(parsed, wql_parser.SelectQuery) else ""
-        wrapper = ET.Element(wx.q(wx.resource_uri(self.namespace, class_name), class_name))
+        uri = wx.resource_uri(namespace, class_name)
+        wrapper = ET.Element(wx.q(uri, class_name))
         for child in elem:
-            name = child.tag.rpartition("}")[2]
-            moved = ET.SubElement(wrapper, wx.q(wx.resource_uri(self.namespace, class_name),
-                                                name), child.attrib)
+            moved = ET.SubElement(wrapper, wx.q(uri, child.tag.rpartition("}")[2]), child.attrib)
             moved.text = child.text
             moved.extend(list(child))
-        instance = wx.parse_instance(wrapper, self.catalog, path, self.namespace)
+        instance = wx.parse_instance(wrapper, self.catalog, path, namespace)
         return Instance(instance.class_name, instance.properties,
-                        path or wx.instance_path(instance, self.catalog, self.namespace),
+                        path or wx.instance_path(instance, self.catalog, namespace),
                         instance.cim_types)
 
     def get(self, ref: Reference) -> Instance:

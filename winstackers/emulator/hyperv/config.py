@@ -7,15 +7,27 @@ from typing import Any
 
 
 @dataclass(frozen=True)
+class NicSpec:
+    """A physical network adapter of the host."""
+
+    name: str
+    mac: str
+    iov: bool = False
+
+
+@dataclass(frozen=True)
 class SwitchSpec:
     """A vSwitch that exists when the host starts.
 
     :ivar iov: created with SR-IOV (IOVPreferred); Hyper-V fixes this at
         creation time.
+    :ivar uplink: the physical adapter it is bound to (an external switch);
+        None for a private switch.
     """
 
     name: str
     iov: bool = False
+    uplink: str | None = None
 
 
 @dataclass(frozen=True)
@@ -27,8 +39,13 @@ class HostConfig:
     memory_mb: int = 65536
     #: Whether the host's NICs and firmware support SR-IOV at all.
     iov_support: bool = True
+    nics: tuple[NicSpec, ...] = field(default_factory=lambda: (
+        NicSpec("Ethernet 1", "00155D7F0001"), NicSpec("Ethernet 2", "00155D7F0002", iov=True)))
     switches: tuple[SwitchSpec, ...] = field(default_factory=lambda: (
-        SwitchSpec("vSwitch-physnet1"), SwitchSpec("vSwitch-sriov", iov=True)))
+        SwitchSpec("vSwitch-physnet1", uplink="Ethernet 1"),
+        SwitchSpec("vSwitch-sriov", iov=True, uplink="Ethernet 2")))
+    os_caption: str = "Microsoft Windows Server 2022 Datacenter"
+    os_version: str = "10.0.20348"
     #: Hyper-V's default dynamic MAC range starts with 00-15-5D.
     mac_prefix: str = "00155D"
 
@@ -37,6 +54,11 @@ class HostConfig:
             raise ValueError("HostConfig.name must not be empty")
         if self.logical_processors < 1 or self.memory_mb < 1:
             raise ValueError("HostConfig.logical_processors and memory_mb must be positive")
+        nics = {nic.name for nic in self.nics}
+        for switch in self.switches:
+            if switch.uplink is not None and switch.uplink not in nics:
+                raise ValueError(f"HostConfig.switches: {switch.name!r} uplink "
+                                 f"{switch.uplink!r} is not one of the host's nics")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form, for saving the host state."""
@@ -46,4 +68,5 @@ class HostConfig:
     def from_dict(cls, data: dict[str, Any]) -> HostConfig:
         """The inverse of :meth:`to_dict`."""
         switches = tuple(SwitchSpec(**spec) for spec in data.get("switches", ()))
-        return cls(**{**data, "switches": switches})
+        nics = tuple(NicSpec(**spec) for spec in data.get("nics", ()))
+        return cls(**{**data, "switches": switches, "nics": nics})

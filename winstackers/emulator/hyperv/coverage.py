@@ -58,6 +58,8 @@ def _class_section(cls: CimClass) -> list[str]:
     lines = [f"## {cls.name}", "", f"{kind.capitalize()}; Microsoft's page: {cls.doc}", ""]
     if cls.superclass:
         lines += [f"Derives from {cls.superclass}.", ""]
+    if cls.namespace != "root/virtualization/v2":
+        lines += [f"Namespace: {cls.namespace}.", ""]
     props = ", ".join(f"{name} ({prop.type}{', key' if prop.key else ''})"
                       for name, prop in cls.properties.items())
     lines += [f"Properties: {props}.", ""]

@@ -45,6 +45,16 @@ from winstackers.emulator.hyperv.providers import (  # noqa: F401  isort: skip
 STATE_VERSION = 1
 
 
+def _refresh_free_memory(host: EmulatedHost) -> None:
+    from winstackers.emulator.hyperv import hostfacts
+    hostfacts.refresh_free_memory(host)
+
+
+#: Classes whose values the host computes when they are read.
+_DYNAMIC: dict[str, Callable[[EmulatedHost], None]] = {
+    "win32_operatingsystem": _refresh_free_memory}
+
+
 class EmulatedHost:
     """One emulated Hyper-V host with real, thread-safe state."""
 
@@ -85,12 +95,16 @@ class EmulatedHost:
             if writes or finished:
                 self._autosave()
 
-    def query(self, text: str) -> list[Instance]:
-        """Run a WQL query (see :mod:`winstackers.cim.wql`)."""
+    def query(self, text: str, namespace: str | None = None) -> list[Instance]:
+        """Run a WQL query (see :mod:`winstackers.cim.wql`) in *namespace*
+        (``root/virtualization/v2`` when None; ``root/cimv2`` holds the
+        operating system classes)."""
         parsed = wql.parse(text)
         with self._operation("query"):
             if isinstance(parsed, wql.SelectQuery):
-                return self.store.select(parsed, text)
+                if parsed.class_name.lower() in _DYNAMIC:
+                    _DYNAMIC[parsed.class_name.lower()](self)
+                return self.store.select(parsed, text, namespace)
             source = Reference.parse(parsed.source_path, self.namespace)
             if parsed.references:
                 return self._references(source, parsed.result_class, parsed.role)
@@ -101,6 +115,8 @@ class EmulatedHost:
         """Read one instance.  :raises NotFound: naming the reference."""
         with self._operation("get"):
             self.schema.get(ref.class_name)
+            if ref.class_name.lower() in _DYNAMIC:
+                _DYNAMIC[ref.class_name.lower()](self)
             return self.store.snapshot(ref)
 
     def associators(self, ref: Reference, assoc_class: str | None = None,

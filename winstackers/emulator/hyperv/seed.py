@@ -86,6 +86,8 @@ def populate(host: EmulatedHost) -> None:
         store.add(model.VSSD, {"InstanceID": f"Microsoft:Definition\\SecureBootTemplate\\{guid}",
                                "ElementName": name, "SecureBootTemplateId": guid,
                                "VirtualSystemType": None, "VirtualSystemSubType": model.GEN2})
+    from winstackers.emulator.hyperv import hostfacts
     from winstackers.emulator.hyperv.providers.switches import create_switch
+    hostfacts.populate(host)
     for spec in host.config.switches:
-        create_switch(host, spec.name, spec.iov)
+        create_switch(host, spec.name, spec.iov, uplink=spec.uplink)

@@ -38,7 +38,7 @@ class Store:
         missing = [name for name, value in keys.items() if value in (None, "")]
         if missing:
             raise InvalidParameter(where=cls.name, detail=f"key properties not set: {missing}")
-        return Reference.build(self.namespace, cls.name, keys)
+        return Reference.build(cls.namespace, cls.name, keys)
 
     # -- writes -------------------------------------------------------------
     def add(self, class_name: str, props: Mapping[str, Any]) -> Reference:
@@ -150,15 +150,21 @@ class Store:
         return found
 
     # -- queries ------------------------------------------------------------
-    def select(self, query: wql.SelectQuery, text: str) -> list[Instance]:
+    def select(self, query: wql.SelectQuery, text: str,
+               namespace: str | None = None) -> list[Instance]:
         """Evaluate a parsed SELECT against the store, strictly.
 
-        :raises InvalidQuery: for an unknown class or property.
+        :raises InvalidQuery: for an unknown class or property, or a class
+            of another namespace than *namespace* (default: the store's).
         """
         try:
             cls = self.schema.get(query.class_name)
         except NotFound:
             raise InvalidQuery(query=text, detail=f"invalid class {query.class_name!r}") from None
+        wanted = (namespace or self.namespace).replace("\\", "/").strip("/").lower()
+        if cls.namespace.lower() != wanted:
+            raise InvalidQuery(query=text, detail=f"invalid class {query.class_name!r} in "
+                               f"namespace {wanted} (it is in {cls.namespace})")
         for name in (query.properties or ()) + tuple(wql.referenced_properties(query.where)):
             if not cls.has(name):
                 raise InvalidQuery(query=text, detail=f"{cls.name} has no property {name!r}")

@@ -26,8 +26,9 @@ SERVICE = "Msvm_VirtualEthernetSwitchManagementService"
 
 
 def create_switch(host: EmulatedHost, name: str, iov: bool,
-                  bandwidth_mode: int = 0) -> Reference:
-    """Create a vSwitch and its settings; returns the switch reference."""
+                  bandwidth_mode: int = 0, uplink: str | None = None) -> Reference:
+    """Create a vSwitch and its settings, bound to the physical adapter
+    *uplink* when given; returns the switch reference."""
     store = host.store
     guid = model.new_guid()
     switch = store.add(model.SWITCH, {"CreationClassName": model.SWITCH, "Name": guid,
@@ -36,6 +37,9 @@ def create_switch(host: EmulatedHost, name: str, iov: bool,
         "InstanceID": f"Microsoft:{guid}", "ElementName": name, "VirtualSystemIdentifier": guid,
         "IOVPreferred": iov, "BandwidthReservationMode": bandwidth_mode})
     store.associate("Msvm_SettingsDefineState", ManagedElement=switch, SettingData=settings)
+    if uplink is not None:
+        from winstackers.emulator.hyperv import hostfacts
+        hostfacts.bind_uplink(host, settings, guid, uplink)
     return switch
 
 
