@@ -101,6 +101,8 @@ DEVICE_KEYS = {"CreationClassName": Prop(S, key=True), "DeviceID": Prop(S, key=T
                "SystemCreationClassName": Prop(S, key=True), "SystemName": Prop(S, key=True)}
 SERVICE_KEYS = _props(SYSTEM_KEYS, SystemCreationClassName=Prop(S, key=True),
                       SystemName=Prop(S, key=True))
+DEVICE_KEYS = {"CreationClassName": Prop(S, key=True), "DeviceID": Prop(S, key=True),
+               "SystemCreationClassName": Prop(S, key=True), "SystemName": Prop(S, key=True)}
 RASD = _props(
     SETTING, ResourceType=Prop(U16), OtherResourceType=Prop(S), ResourceSubType=Prop(S),
     PoolID=Prop(S, ""), ConsumerVisibility=Prop(U16), HostResource=Prop(SA, []),
@@ -255,6 +257,15 @@ CLASSES: tuple[CimClass, ...] = (
         Model=Prop(S), NumberOfLogicalProcessors=Prop(U32), NumberOfProcessors=Prop(U32),
         TotalPhysicalMemory=Prop(U64)), namespace="root/cimv2",
         doc="https://learn.microsoft.com/en-us/windows/win32/cimwin32prov/win32-computersystem"),
+    CimClass("Msvm_ShutdownComponent", None, _props(
+        MANAGED, DEVICE_KEYS, Name=Prop(S, "Shutdown"), EnabledState=Prop(U16, 2),
+        RequestedState=Prop(U16, 12), EnabledDefault=Prop(U16, 7), HealthState=Prop(U16, 5),
+        OperationalStatus=Prop(U16A, [2]), StatusDescriptions=Prop(SA, ["OK"]),
+        Availability=Prop(U16, 6)), methods=("InitiateShutdown",),
+        not_emulated=("InitiateReboot", "EnableDevice", "OnlineDevice", "QuiesceDevice",
+                      "RequestStateChange", "Reset", "RestoreProperties", "SaveProperties",
+                      "SetPowerState"),
+        doc=_DOC + "msvm-shutdowncomponent"),
     CimClass("Msvm_SettingsDefineState", None, {"ManagedElement": Prop("reference", key=True),
                                                "SettingData": Prop("reference", key=True)},
              association=True, doc=_DOC + "msvm-settingsdefinestate"),
@@ -355,6 +366,8 @@ METHOD_PARAMS: dict[tuple[str, str], MethodParams] = {
         {"SummaryInformation": "I[]"}),
     ("msvm_virtualethernetswitchmanagementservice", "definesystem"): _DEFINE,
     ("msvm_virtualethernetswitchmanagementservice", "destroysystem"): _DESTROY,
+    ("msvm_shutdowncomponent", "initiateshutdown"): MethodParams(
+        {"Force": "boolean", "Reason": "string"}, _JOB),
     ("msvm_computersystem", "requeststatechange"): MethodParams(
         {"RequestedState": "uint16", "TimeoutPeriod": "datetime"}, _JOB),
 }

@@ -11,6 +11,7 @@ agent uses to discover vNICs.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from winstackers.cim.api import Session
@@ -36,9 +37,15 @@ class InstanceWatcher:
     consumer that starts (or restarts) learns the whole current set.
     """
 
-    def __init__(self, session: Session, class_name: str, where: str | None = None) -> None:
+    def __init__(self, session: Session, class_name: str, where: str | None = None,
+                 properties: Sequence[str] | None = None) -> None:
+        """Watch *class_name*, optionally only instances matching the WQL
+        condition *where*, reading only *properties* (which must include
+        the class's keys, so each instance keeps its reference; all
+        properties when None)."""
         self._session = session
-        self._wql = f"SELECT * FROM {class_name}" + (f" WHERE {where}" if where else "")
+        selected = ", ".join(properties) if properties else "*"
+        self._wql = f"SELECT {selected} FROM {class_name}" + (f" WHERE {where}" if where else "")
         self._known: dict[Reference, Instance] = {}
         self._lock = threading.Lock()
 

@@ -31,6 +31,10 @@ class FaultPlan:
     :ivar transport_error_rate: share of calls that fail with
         :class:`~winstackers.cim.errors.TransportError` before doing anything.
     :ivar seed: seed of the generator that draws the faults.
+    :ivar guest_ignores_shutdown: guests accept
+        ``Msvm_ShutdownComponent.InitiateShutdown`` and its job completes,
+        but their VM keeps running (a guest that does not act on shutdown
+        requests), so callers must fall back to turning it off.
     """
 
     latency: float = 0.0
@@ -38,6 +42,7 @@ class FaultPlan:
     job_failure_rate: float = 0.0
     transport_error_rate: float = 0.0
     seed: int = 0
+    guest_ignores_shutdown: bool = False
     _rng: random.Random = field(init=False, repr=False)
 
     def __post_init__(self) -> None:

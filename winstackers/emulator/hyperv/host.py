@@ -39,7 +39,7 @@ from winstackers.emulator.hyperv.store import Store
 
 # Importing the providers registers their methods.
 from winstackers.emulator.hyperv.providers import (  # noqa: F401  isort: skip
-    computer_system, features, resources, summary, switches, systems,
+    computer_system, features, resources, shutdown, summary, switches, systems,
 )
 
 STATE_VERSION = 1

@@ -21,7 +21,8 @@ While the job runs a starting VM shows EnabledState 10 (Starting) and a
 stopping one 4 (Shutting Down); a second request meanwhile returns 32775.
 RequestedState shows the request until the job ends, then 12 (Not
 Applicable).  The host's own computer system refuses every request (32775).
-Not emulated: Msvm_ShutdownComponent (guest shutdown), TimeoutPeriod.
+A guest shutdown is Msvm_ShutdownComponent's (``providers/shutdown.py``).
+Not emulated: TimeoutPeriod.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from winstackers.cim.errors import NotSupported
 from winstackers.cim.values import Instance, Reference
 from winstackers.emulator.hyperv import model, seed
 from winstackers.emulator.hyperv.methods import INVALID_PARAMETER, INVALID_STATE, Outcome, method
-from winstackers.emulator.hyperv.providers import compute
+from winstackers.emulator.hyperv.providers import compute, shutdown
 from winstackers.emulator.hyperv.providers.common import (
     by_instance_id,
     changed,
@@ -118,6 +118,7 @@ def _create_vm(host: EmulatedHost, values: dict[str, Any],
         rasd = store.add(cls, {**record, "InstanceID": f"Microsoft:{guid}\\{model.new_guid()}"})
         store.associate("Msvm_VirtualSystemSettingDataComponent", GroupComponent=vssd,
                         PartComponent=rasd)
+    shutdown.create_component(host, vm, guid)
     return vm
 
 
@@ -139,6 +140,8 @@ def destroy_system(host: EmulatedHost, target: Reference, args: Mapping[str, Any
         for rasd in model.devices_of(host.store, vssd):
             if host.store.find(rasd) is not None:
                 remove_device(host, rasd)
+        for component in shutdown.components_of(host, vm):
+            host.store.remove(component)
         host.store.remove(vssd)
         host.store.remove(vm)
 
