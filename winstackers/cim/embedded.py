@@ -152,3 +152,13 @@ def types_of(instance: Instance) -> Mapping[str, str]:
     """The CIM type of every property of *instance*, inferring missing ones."""
     return {name: instance.cim_types.get(name) or infer_type(value)
             for name, value in instance.properties.items()}
+
+
+def encode_parameter(value: Any) -> Any:
+    """A method parameter as it travels: instances (and lists of them)
+    become embedded-instance text; other values are unchanged."""
+    if isinstance(value, Instance):
+        return to_text(value)
+    if isinstance(value, list | tuple):
+        return [encode_parameter(item) for item in value]
+    return value

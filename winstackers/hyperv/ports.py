@@ -40,24 +40,14 @@ from winstackers.cim.errors import CimError, JobFailed, Timeout, TransportError
 from winstackers.cim.values import Instance, Reference
 from winstackers.hyperv import portfeatures as pf
 from winstackers.hyperv.errors import OperationFailed, PortNotFound, SwitchNotFound
+from winstackers.hyperv.hostcalls import HostCalls, is_template, wql_string
 from winstackers.hyperv.portstate import PortState
 
 LOG = logging.getLogger(__name__)
 NIC = "Msvm_SyntheticEthernetPortSettingData"
 CONNECTION = "Msvm_EthernetPortAllocationSettingData"
 SWITCH = "Msvm_VirtualEthernetSwitch"
-VSMS = "Msvm_VirtualSystemManagementService"
 RETRYABLE = (JobFailed, TransportError, Timeout)
-
-
-def wql_string(value: str) -> str:
-    """*value* as a WQL string literal (backslashes and quotes escaped)."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def is_template(setting: Instance) -> bool:
-    """Whether *setting* is a ``...\\Default`` template, not a real device."""
-    return str(setting.get("InstanceID", "")).endswith("\\Default")
 
 
 @dataclass
@@ -93,9 +83,7 @@ class SwitchPorts:
     def __init__(self, session: Session, *, retries: int = 3, job_timeout: float = 120.0) -> None:
         self.session = session
         self.retries = retries
-        self.job_timeout = job_timeout
-        self._vsms: Reference | None = None
-        self._defaults: dict[str, Instance] = {}
+        self.calls = HostCalls(session, job_timeout)
         self._switches: dict[str, Reference] = {}
 
     # -- reading ------------------------------------------------------------
@@ -279,24 +267,12 @@ class SwitchPorts:
 
     # -- host lookups, cached -----------------------------------------------
     def _call(self, method: str, **params: Any) -> Mapping[str, Any]:
-        return call(self.session, self._service(), method, params, timeout=self.job_timeout)
-
-    def _service(self) -> Reference:
-        if self._vsms is None:
-            found = self.session.query(f"SELECT * FROM {VSMS}")
-            assert found and found[0].path is not None
-            self._vsms = found[0].path
-        return self._vsms
+        # Not HostCalls.invoke: apply() must tell retryable failures apart.
+        return call(self.session, self.calls.service(), method, params,
+                    timeout=self.calls.job_timeout)
 
     def _default(self, class_name: str) -> Instance:
-        if class_name not in self._defaults:
-            found = self.session.query(
-                f"SELECT * FROM {class_name} WHERE InstanceID LIKE '%\\\\Default'")
-            if not found:
-                raise OperationFailed(operation=f"reading the default {class_name}",
-                                      cause="the host has none")
-            self._defaults[class_name] = found[0]
-        return self._defaults[class_name]
+        return self.calls.default(class_name)
 
     def _switch_map(self, refresh: bool = False) -> dict[str, Reference]:
         if refresh or not self._switches:

@@ -17,14 +17,6 @@ from winstackers.cim.values import Instance, Reference
 from winstackers.emulator.hyperv.host import EmulatedHost
 
 
-def _encode(value: Any) -> Any:
-    if isinstance(value, Instance):
-        return embedded.to_text(value)
-    if isinstance(value, list | tuple):
-        return [_encode(item) for item in value]
-    return value
-
-
 class EmulatedSession(Session):
     """A session on an in-process emulated host."""
 
@@ -57,7 +49,7 @@ class EmulatedSession(Session):
 
     def invoke(self, target: Reference, method: str,
                params: Mapping[str, Any] | None = None) -> MethodResult:
-        encoded = {name: _encode(value) for name, value in (params or {}).items()}
+        encoded = {name: embedded.encode_parameter(value) for name, value in (params or {}).items()}
         return self._live().invoke(target, method, encoded)
 
     def create(self, instance: Instance) -> Reference:

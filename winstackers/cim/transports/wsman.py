@@ -200,7 +200,7 @@ class WsmanSession(Session):
     # -- methods and writes -----------------------------------------------------
     def invoke(self, target: Reference, method: str,
                params: Mapping[str, Any] | None = None) -> MethodResult:
-        encoded = {name: _encode(value) for name, value in (params or {}).items()}
+        encoded = {name: embedded.encode_parameter(value) for name, value in (params or {}).items()}
         body = wx.method_input(target.namespace, target.class_name, method, encoded)
         action = wx.method_action(target.namespace, target.class_name, method)
         response = self._send(action, wx.resource_uri(target.namespace, target.class_name),
@@ -260,14 +260,6 @@ class WsmanSession(Session):
 
 def _first_line(exc: Exception) -> str:
     return (str(exc).splitlines() or [type(exc).__name__])[0][:300]
-
-
-def _encode(value: Any) -> Any:
-    if isinstance(value, Instance):
-        return embedded.to_text(value)
-    if isinstance(value, list | tuple):
-        return [_encode(item) for item in value]
-    return value
 
 
 def _path_query(kind: str, ref: Reference, terms: Mapping[str, str | None]) -> str:
