@@ -138,6 +138,17 @@ def test_mac_spoofing_on_and_off(ports: SwitchPorts, vnic: str, session: Session
     assert not ports.read(vnic).allow_mac_spoofing
 
 
+def test_dhcp_and_router_guards(ports: SwitchPorts, vnic: str, session: Session) -> None:
+    ports.apply(vnic, wanted(dhcp_guard=True, router_guard=True))
+    state = ports.read(vnic)
+    assert (state.dhcp_guard, state.router_guard, state.allow_mac_spoofing) == (True, True, False)
+    guarded = session.query("SELECT * FROM Msvm_EthernetSwitchPortSecuritySettingData "
+                            "WHERE EnableDhcpGuard = TRUE AND EnableRouterGuard = TRUE")
+    assert len(guarded) == 1
+    ports.apply(vnic, wanted(router_guard=True))
+    assert not ports.read(vnic).dhcp_guard and ports.read(vnic).router_guard
+
+
 def test_sriov_is_refused_on_a_switch_without_iov(ports: SwitchPorts, vnic: str) -> None:
     ports.apply(vnic, wanted())
     with pytest.raises(OperationFailed) as err:

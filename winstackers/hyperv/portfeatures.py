@@ -7,7 +7,7 @@ Each part of a port's state is one Hyper-V feature setting class
 part               class                                             how many
 =================  ================================================  =========
 vlan               Msvm_EthernetSwitchPortVlanSettingData            0 or 1
-allow_mac_spoof.   Msvm_EthernetSwitchPortSecuritySettingData        0 or 1
+mac spoof, guards  Msvm_EthernetSwitchPortSecuritySettingData        0 or 1
 acls               Msvm_EthernetSwitchPortExtendedAclSettingData     one a rule
 sriov              Msvm_EthernetSwitchPortOffloadSettingData         0 or 1
 bandwidth          Msvm_EthernetSwitchPortBandwidthSettingData       0 or 1
@@ -61,8 +61,10 @@ def wanted_singles(state: PortState) -> dict[str, dict[str, Any]]:
                         "AccessVlanId": state.vlan.access_id,
                         "NativeVlanId": state.vlan.native_id,
                         "TrunkVlanIdArray": list(state.vlan.allowed)}
-    if state.allow_mac_spoofing:
-        wanted[SECURITY] = {"AllowMacSpoofing": True}
+    if state.allow_mac_spoofing or state.dhcp_guard or state.router_guard:
+        wanted[SECURITY] = {"AllowMacSpoofing": state.allow_mac_spoofing,
+                            "EnableDhcpGuard": state.dhcp_guard,
+                            "EnableRouterGuard": state.router_guard}
     if state.sriov is not None:
         wanted[OFFLOAD] = {"IOVOffloadWeight": state.sriov.offload_weight,
                            "IOVQueuePairsRequested": state.sriov.queue_pairs}
@@ -121,14 +123,16 @@ def state_from(switch: str | None, features: list[Instance]) -> PortState:
     by_class = {f.class_name: f for f in features if f.class_name in SINGLES}
     rules = frozenset(acl_rule(f) for f in features if f.class_name == ACL)
     return PortState(switch=switch, vlan=_vlan(by_class.get(VLAN)),
-                     allow_mac_spoofing=_spoofing(by_class.get(SECURITY)),
+                     allow_mac_spoofing=_flag(by_class.get(SECURITY), "AllowMacSpoofing"),
+                     dhcp_guard=_flag(by_class.get(SECURITY), "EnableDhcpGuard"),
+                     router_guard=_flag(by_class.get(SECURITY), "EnableRouterGuard"),
                      acls=rules, sriov=_sriov(by_class.get(OFFLOAD)),
                      bandwidth=_bandwidth(by_class.get(BANDWIDTH)),
                      profile=_profile(by_class.get(PROFILE)))
 
 
-def _spoofing(feature: Instance | None) -> bool:
-    return feature is not None and bool(feature.get("AllowMacSpoofing"))
+def _flag(feature: Instance | None, name: str) -> bool:
+    return feature is not None and bool(feature.get(name))
 
 
 def _vlan(feature: Instance | None) -> Vlan:

@@ -8,6 +8,9 @@ is refused before any host call, with the field named
 
 Facts (Microsoft Learn, hyperv_v2 and the Hyper-V PowerShell module):
 
+- Security: MAC spoofing, DHCP guard ("blocks DHCP offers" from the VM)
+  and router guard (router advertisements and redirects), all off by default
+  (https://learn.microsoft.com/en-us/windows/win32/hyperv_v2/msvm-ethernetswitchportsecuritysettingdata).
 - VLAN: access mode tags the port with one id; trunk mode passes the
   allowed ids and carries the native VLAN untagged
   (https://learn.microsoft.com/en-us/powershell/module/hyper-v/set-vmnetworkadaptervlan).
@@ -229,6 +232,10 @@ class PortState:
     vlan: Vlan = Vlan()
     allow_mac_spoofing: bool = False
     acls: frozenset[AclRule] = frozenset()
+    #: Drop DHCP server messages from the VM (EnableDhcpGuard).
+    dhcp_guard: bool = False
+    #: Drop router advertisements and redirects from the VM (EnableRouterGuard).
+    router_guard: bool = False
     sriov: Sriov | None = None
     bandwidth: Bandwidth | None = None
     profile: Profile | None = None
