@@ -57,6 +57,16 @@ ensure_rabbitmq() {
     wait_port 5672 RabbitMQ
 }
 
+# uwsgi (the neutron extra: it serves neutron's API in the functional tests)
+# is built from source by pip: it needs a C compiler and Python's headers.
+ensure_build_tools() {
+    local headers
+    headers="$("$VENV/bin/python" -c 'import os, sysconfig
+print(os.path.isfile(os.path.join(sysconfig.get_paths()["include"], "Python.h")))')"
+    if command -v cc >/dev/null && [ "$headers" = True ]; then return; fi
+    apt_install build-essential python3-dev
+}
+
 ensure_venv() {
     if [ ! -x "$VENV/bin/python" ]; then
         log "creating virtualenv $VENV"
@@ -71,8 +81,9 @@ ensure_venv() {
         return
     fi
     log "installing winstackers and its test tools into $VENV"
+    ensure_build_tools
     "$VENV/bin/python" -m pip install -q --upgrade pip
-    "$VENV/bin/python" -m pip install -q -e "$ROOT[test]"
+    "$VENV/bin/python" -m pip install -q -e "$ROOT[test,neutron]"
     echo "$wanted" > "$stamp"
 }
 

@@ -12,7 +12,7 @@ URL                                    session
 ``https://USER@HOST[:5986][/wsman]``   WS-Management over HTTPS (remote)
 ``http://USER@HOST[:5985][/wsman]``    WS-Management over HTTP: only with an
                                        encrypting ``auth`` or ``insecure=1``
-``mi://`` or ``local://``              PyMI on the Windows host: not built yet
+``local://`` (or ``mi://``)            WMI on this Windows host through PyMI
 =====================================  =====================================
 
 Query parameters tune the emulator: ``latency``, ``job_delay``,
@@ -64,8 +64,7 @@ def connect(url: str, *, password: str | None = None) -> Session:
     if scheme in ("https", "http"):
         return _connect_wsman(url, password)
     if scheme in ("mi", "local"):
-        raise NotSupported(where=f"host URL {redact(url)}",
-                           detail="the local PyMI transport is not built yet")
+        return _connect_local(url)
     raise InvalidParameter(where=f"host URL {redact(url)}",
                            detail="the scheme must be emulator://, https:// or mi://")
 
@@ -114,6 +113,21 @@ def _connect_wsman(url: str, password: str | None) -> Session:
                         insecure=options.get("insecure", "0").lower() in ("1", "true", "yes"),
                         catalog=MofCatalog(),
                         max_concurrency=int(options.get("max_concurrency", "4")))
+
+
+def _connect_local(url: str) -> Session:
+    """The local host through PyMI (``mi``), which only exists on Windows."""
+    import importlib
+
+    try:
+        mi = importlib.import_module("mi")
+    except ImportError:
+        raise NotSupported(where=f"host URL {redact(url)}",
+                           detail="local:// needs PyMI (pip install PyMI), which runs on "
+                                  "Windows only; from Linux use https://") from None
+    from winstackers.cim.transports.mi import MiSession
+
+    return MiSession(mi)
 
 
 def _connect_emulator(url: str, name: str, path: str, query: str) -> Session:

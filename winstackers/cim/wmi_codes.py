@@ -22,7 +22,10 @@ WBEM_E_INVALID_CLASS = 0x80041010
 WBEM_E_INVALID_QUERY = 0x80041017
 WBEM_E_INVALID_METHOD = 0x8004102E
 WBEM_E_INVALID_OPERATION = 0x80041016
+WBEM_E_TRANSPORT_FAILURE = 0x80041015
 WSMAN_RESOURCE_NOT_FOUND = 0x8033801A
+#: wsen:InvalidEnumerationContext (wsmerror.h): the enumeration must restart.
+WSMAN_INVALID_ENUMERATION_CONTEXT = 0x8033801B
 ERROR_ACCESS_DENIED = 5
 
 _CLASSES: dict[int, type[errors.CimError]] = {
@@ -36,6 +39,8 @@ _CLASSES: dict[int, type[errors.CimError]] = {
     WBEM_E_INVALID_QUERY: errors.InvalidQuery,
     WBEM_E_NOT_SUPPORTED: errors.NotSupported,
     WBEM_E_INVALID_OPERATION: errors.InvalidState,
+    WBEM_E_TRANSPORT_FAILURE: errors.TransportError,
+    WSMAN_INVALID_ENUMERATION_CONTEXT: errors.TransportError,
 }
 
 #: error class -> (code, SOAP fault subcode) used by the emulator's server.
@@ -46,6 +51,7 @@ _CODES: list[tuple[type[errors.CimError], int, str]] = [
     (errors.NotSupported, WBEM_E_NOT_SUPPORTED, "w:ActionNotSupported"),
     (errors.AccessDenied, WBEM_E_ACCESS_DENIED, "w:AccessDenied"),
     (errors.InvalidState, WBEM_E_INVALID_OPERATION, "w:InternalError"),
+    (errors.TransportError, WBEM_E_TRANSPORT_FAILURE, "a:EndpointUnavailable"),
 ]
 
 

@@ -28,7 +28,7 @@ supplies them.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any, Protocol
 
 from winstackers.cim.errors import InvalidParameter
@@ -45,6 +45,8 @@ WSMANFAULT = "http://schemas.microsoft.com/wbem/wsman/1/wsmanfault"
 WMI_BASE = "http://schemas.microsoft.com/wbem/wsman/1/wmi/"
 WQL_DIALECT = "http://schemas.microsoft.com/wbem/wsman/1/WQL"
 ANONYMOUS = "http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous"
+#: Elements only the served emulator sends (extended error text).
+EMULATOR = "urn:winstackers:emulator"
 
 ENUMERATE = f"{WSEN}/Enumerate"
 PULL = f"{WSEN}/Pull"
@@ -195,10 +197,14 @@ def _property_elements(parent: ET.Element, uri: str, name: str, value: Any,
 
 
 def parse_instance(elem: ET.Element, catalog: Catalog, path: Reference | None = None,
-                   namespace: str = "") -> Instance:
+                   namespace: str = "", *, selected: Collection[str] | None = None) -> Instance:
     """An instance element as an :class:`Instance` (typed by the catalog).
 
     Properties the catalog marks as arrays are lists even with one item.
+    An empty array has no element on the wire (a null one is one nil
+    element), so a declared array property without elements is an empty
+    list: any of them in a whole instance, only the *selected* ones in a
+    select-list fragment.
     """
     uri, _, local = elem.tag[1:].partition("}") if elem.tag.startswith("{") else ("", "", elem.tag)
     class_name = split_resource_uri(uri)[1] if uri.startswith(WMI_BASE) else local
@@ -210,6 +216,11 @@ def parse_instance(elem: ET.Element, catalog: Catalog, path: Reference | None = 
         values.setdefault(name, []).append(_child_value(child, types.get(name, "string"),
                                                         catalog, namespace))
     props = {name: _collapse(items, types.get(name, "string")) for name, items in values.items()}
+    present = {name.lower() for name in props}
+    wanted = None if selected is None else {name.lower() for name in selected}
+    props.update({name: [] for name, cim_type in types.items()
+                  if cim_type.endswith("[]") and name.lower() not in present
+                  and (wanted is None or name.lower() in wanted)})
     return Instance(class_name, props, path, dict(types))
 
 
@@ -227,8 +238,7 @@ def _child_value(child: ET.Element, cim_type: str, catalog: Catalog, namespace: 
 
 def _collapse(items: list[Any], cim_type: str) -> Any:
     if cim_type.endswith("[]"):
-        return [] if items == [None] else None if not items else [i for i in items
-                                                                  if i is not None]
+        return None if items == [None] else [i for i in items if i is not None]
     return items[0] if len(items) == 1 else items
 
 
@@ -287,14 +297,27 @@ def parse_method_input(body: ET.Element, kinds: Mapping[str, str],
 
 
 def method_output(namespace: str, class_name: str, method: str, return_value: int,
-                  out: Mapping[str, Any]) -> ET.Element:
-    """``<p:<Method>_OUTPUT>`` with the out parameters and ReturnValue."""
+                  out: Mapping[str, Any], error_description: str | None = None) -> ET.Element:
+    """``<p:<Method>_OUTPUT>`` with the out parameters and ReturnValue.
+
+    *error_description* is the emulated host's extended error text for a
+    failed call, sent as ``<e:ErrorDescription>`` in the emulator's own
+    namespace (:data:`EMULATOR`): not Hyper-V's, which sends none.
+    """
     uri = resource_uri(namespace, class_name)
     body = ET.Element(q(uri, f"{method}_OUTPUT"))
     for name, value in out.items():
         _property_elements(body, uri, name, value, namespace)
     ET.SubElement(body, q(uri, "ReturnValue")).text = str(return_value)
+    if error_description:
+        ET.SubElement(body, q(EMULATOR, "ErrorDescription")).text = error_description
     return body
+
+
+def method_error_description(body: ET.Element) -> str | None:
+    """The emulator's error text in a ``_OUTPUT`` element, if any."""
+    found = body.find(q(EMULATOR, "ErrorDescription"))
+    return found.text or "" if found is not None else None
 
 
 def parse_method_output(body: ET.Element, kinds: Mapping[str, str],
@@ -308,6 +331,8 @@ def parse_method_output(body: ET.Element, kinds: Mapping[str, str],
     values: dict[str, list[Any]] = {}
     for child in body:
         name = child.tag.rpartition("}")[2]
+        if child.tag.startswith(f"{{{EMULATOR}}}"):
+            continue
         if name == "ReturnValue":
             return_value = int(child.text or 0)
             continue

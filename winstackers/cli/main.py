@@ -4,7 +4,11 @@ Subcommands:
 
 - ``winstackers demo [--host URL]``: a walk through what the emulated
   Hyper-V host does, with timings and packet checks;
-- ``winstackers emulator coverage``: print the emulator coverage page.
+- ``winstackers emulator coverage``: print the emulator coverage page;
+- ``winstackers emulator hyperv --listen ADDRESS:PORT [--state FILE]
+  [--tls-cert PEM --tls-key PEM] [--user U --password-file F]``: serve an
+  emulated Hyper-V host over WS-Management (see
+  :mod:`winstackers.cli.emulator_server`).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import sys
 from collections.abc import Sequence
 
 from winstackers.cim import CimError
+from winstackers.cli import emulator_server
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -27,6 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     emulator = commands.add_parser("emulator", help="the emulated Hyper-V host")
     emulator_commands = emulator.add_subparsers(dest="emulator_command", required=True)
     emulator_commands.add_parser("coverage", help="print what the emulator implements (Markdown)")
+    emulator_server.add_parser(emulator_commands)
     return parser
 
 
@@ -37,6 +43,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "demo":
             from winstackers.cli import demo
             return demo.run(args.host, keep=args.keep)
+        if args.emulator_command == "hyperv":
+            return emulator_server.run(args)
         from winstackers.emulator.hyperv import coverage
         sys.stdout.write(coverage.render())
         return 0

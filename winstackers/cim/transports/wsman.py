@@ -33,6 +33,7 @@ pooled connection.
 from __future__ import annotations
 
 import queue
+import re
 import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Mapping
@@ -124,7 +125,7 @@ class WsmanSession(Session):
             return errors.AccessDenied(where=f"{self.host} as user {self.username!r}",
                                        detail="the credentials were refused")
         if isinstance(exc, requests.exceptions.SSLError):
-            return errors.CertificateNotTrusted(host=self.host, detail=_first_line(exc))
+            return errors.CertificateNotTrusted(host=self.host, detail=_tls_detail(exc))
         if isinstance(exc, requests.exceptions.Timeout):
             return errors.Timeout(what=f"a request to {self.host}",
                                   seconds=self._options["read_timeout"])
@@ -166,13 +167,14 @@ class WsmanSession(Session):
 
         parsed = wql_parser.parse(wql)
         class_name = parsed.class_name if isinstance(parsed, wql_parser.SelectQuery) else ""
+        selected = parsed.properties or () if isinstance(parsed, wql_parser.SelectQuery) else ()
         uri = wx.resource_uri(namespace, class_name)
         wrapper = ET.Element(wx.q(uri, class_name))
         for child in elem:
             moved = ET.SubElement(wrapper, wx.q(uri, child.tag.rpartition("}")[2]), child.attrib)
             moved.text = child.text
             moved.extend(list(child))
-        instance = wx.parse_instance(wrapper, self.catalog, path, namespace)
+        instance = wx.parse_instance(wrapper, self.catalog, path, namespace, selected=selected)
         return Instance(instance.class_name, instance.properties,
                         path or wx.instance_path(instance, self.catalog, namespace),
                         instance.cim_types)
@@ -210,7 +212,7 @@ class WsmanSession(Session):
             raise errors.TransportError(host=self.host, detail=f"{method}: empty response")
         kinds = self.catalog.parameter_kinds(target.class_name, method, "out")
         return_value, out = wx.parse_method_output(output, kinds, self.catalog)
-        return MethodResult(return_value, out)
+        return MethodResult(return_value, out, wx.method_error_description(output))
 
     def create(self, instance: Instance) -> Reference:
         body = wx.instance_element(instance, self.namespace)
@@ -260,6 +262,13 @@ class WsmanSession(Session):
 
 def _first_line(exc: Exception) -> str:
     return (str(exc).splitlines() or [type(exc).__name__])[0][:300]
+
+
+def _tls_detail(exc: Exception) -> str:
+    """OpenSSL's reason, without urllib3's wrapping, and what to do."""
+    reason = re.search(r"\[SSL[^\]]*\] ([^(']+)", str(exc))
+    return (f"{reason.group(1).strip() if reason else _first_line(exc)}; trust its CA with "
+            "verify=<CA bundle path>, or turn verification off with verify=false")
 
 
 def _path_query(kind: str, ref: Reference, terms: Mapping[str, str | None]) -> str:
