@@ -1,0 +1,1 @@
+"""Server-side service drivers (QoS, trunk) for Hyper-V ports."""

@@ -1,0 +1,1 @@
+"""Server-side QoS driver for Hyper-V ports."""

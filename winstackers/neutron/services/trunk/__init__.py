@@ -1,0 +1,1 @@
+"""Server-side trunk driver for Hyper-V ports."""
