@@ -41,7 +41,7 @@ def session(request: pytest.FixtureRequest) -> Iterator[Session]:
     if request.param == "real":
         if request.node.get_closest_marker("hyperv_verified") is None:
             pytest.skip("not marked hyperv_verified: emulator-only test")
-        sess = connect(REAL_HOST or "")
+        sess = connect(REAL_HOST or "", password=os.environ.get("WINSTACKERS_TEST_PASSWORD"))
     else:
         sess = connect("emulator://")
     yield sess
