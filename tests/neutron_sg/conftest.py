@@ -1,0 +1,26 @@
+"""Fixtures: a fresh in-process emulated host for each test that asks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from winstackers.cim import Session, connect
+from winstackers.emulator.hyperv.host import EmulatedHost
+
+
+@pytest.fixture
+def session() -> Iterator[Session]:
+    """A session on a new in-process emulated host."""
+    sess = connect("emulator://")
+    yield sess
+    sess.close()
+
+
+@pytest.fixture
+def emulated_host(session: Session) -> EmulatedHost:
+    """The emulator behind ``session`` (for counters and packets)."""
+    host = getattr(session, "emulated_host", None)
+    assert isinstance(host, EmulatedHost)
+    return host

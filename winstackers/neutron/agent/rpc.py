@@ -1,0 +1,170 @@
+"""The agent's side of neutron's RPC: calls to the plugin, notifications in.
+
+Calls (:class:`NeutronPluginRpc`, through neutron's own clients; neutron's
+RPC interfaces: https://docs.openstack.org/neutron/latest/contributor/internals/rpc_api.html):
+
+- ``report_state`` on ``q-reports-plugin`` (``PluginReportStateAPI``);
+- ``get_devices_details_list`` and ``update_device_list`` on ``q-plugin``
+  (``PluginApi``);
+- ``security_group_info_for_devices`` (``SecurityGroupServerRpcApi``, 1.3);
+- ``pull`` of QoS policies (``ResourcesPullRpcApi``, the versioned-objects
+  API of https://docs.openstack.org/neutron/latest/contributor/internals/rpc_callbacks.html).
+
+Notifications (:class:`AgentRpcCallbacks` and :func:`create_consumers`), on
+the fanout topics ``q-agent-notifier-<resource>-<event>`` neutron's ML2
+``AgentNotifierApi`` casts to: ``port_update``, ``port_delete``,
+``network_update``, ``network_delete``, and the security group callbacks
+``security_groups_rule_updated`` / ``security_groups_member_updated``.
+Address group and QoS policy changes reach agents only as pushed versioned
+objects (topics ``neutron-vo-AddressGroup-<version>`` and
+``neutron-vo-QosPolicy-<version>``; callbacks get ``(context, resource_type,
+resources, event_type)``).  Every callback only marks ports in the
+:class:`~winstackers.neutron.agent.tracker.PortTracker`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+import oslo_messaging
+from neutron.agent import rpc as agent_rpc
+from neutron.api.rpc.callbacks import resources
+from neutron.api.rpc.callbacks.consumer import registry
+from neutron.api.rpc.handlers import resources_rpc, securitygroups_rpc
+from neutron_lib import context
+from neutron_lib.agent import topics
+
+from winstackers.neutron.agent.tracker import PortTracker
+
+#: The RPC API version of the notifications the agent accepts (ML2's
+#: AgentNotifierApi casts 1.0-1.4; the security group mixin 1.1).
+CALLBACKS_VERSION = "1.4"
+
+
+class PluginRpc(Protocol):
+    """What the agent asks of neutron.  The agent's tests implement it in
+    memory; :class:`NeutronPluginRpc` is the real one."""
+
+    def report_state(self, state: dict[str, Any]) -> None:
+        """Send one heartbeat (``state`` is the agent_state dict)."""
+
+    def get_devices_details_list(self, devices: Sequence[str]) -> list[dict[str, Any]]:
+        """Details of each device (port id), in order."""
+
+    def security_group_info_for_devices(self, devices: Sequence[str]) -> dict[str, Any]:
+        """``{devices, security_groups, sg_member_ips}`` for the ports."""
+
+    def update_device_list(self, up: Sequence[str], down: Sequence[str]) -> dict[str, Any]:
+        """Report devices up and down; answers the failed ones."""
+
+    def get_qos_rules(self, policy_id: str) -> list[dict[str, Any]] | None:
+        """The rules of a QoS policy as dicts (with ``type``); None when
+        the policy does not exist."""
+
+
+class NeutronPluginRpc:
+    """:class:`PluginRpc` through neutron 29's RPC clients (oslo.messaging
+    must be initialised: ``neutron.common.config.init``)."""
+
+    def __init__(self, host: str, agent_id: str) -> None:
+        self.host, self.agent_id = host, agent_id
+        self.context = context.get_admin_context_without_session()
+        self.plugin = agent_rpc.PluginApi(topics.PLUGIN)
+        self.state = agent_rpc.PluginReportStateAPI(topics.REPORTS)
+        self.security = securitygroups_rpc.SecurityGroupServerRpcApi(topics.PLUGIN)
+        self.resources = resources_rpc.ResourcesPullRpcApi()
+
+    def report_state(self, state: dict[str, Any]) -> None:
+        """Cast a heartbeat; the first one (``start_flag``) also carries the
+        versions of the objects the agent understands, which the server
+        uses to choose what it pushes."""
+        if state.get("start_flag"):
+            state = {**state, "resource_versions": resources.LOCAL_RESOURCE_VERSIONS}
+        self.state.report_state(self.context, state)
+
+    def get_devices_details_list(self, devices: Sequence[str]) -> list[dict[str, Any]]:
+        """``PluginApi.get_devices_details_list`` for this host."""
+        return list(self.plugin.get_devices_details_list(
+            self.context, list(devices), self.agent_id, self.host))
+
+    def security_group_info_for_devices(self, devices: Sequence[str]) -> dict[str, Any]:
+        """``SecurityGroupServerRpcApi.security_group_info_for_devices``."""
+        return dict(self.security.security_group_info_for_devices(self.context, list(devices)))
+
+    def update_device_list(self, up: Sequence[str], down: Sequence[str]) -> dict[str, Any]:
+        """``PluginApi.update_device_list`` (split in steps by neutron)."""
+        return dict(self.plugin.update_device_list(
+            self.context, list(up), list(down), self.agent_id, self.host))
+
+    def get_qos_rules(self, policy_id: str) -> list[dict[str, Any]] | None:
+        """Pull the QosPolicy object; its rules as dicts."""
+        try:
+            policy = self.resources.pull(self.context, resources.QOS_POLICY, policy_id)
+        except resources_rpc.ResourceNotFound:
+            return None
+        return [dict(rule.to_dict()) for rule in policy.rules]
+
+
+class AgentRpcCallbacks:
+    """The RPC endpoint for neutron's notifications to L2 agents."""
+
+    def __init__(self, tracker: PortTracker) -> None:
+        self.target = oslo_messaging.Target(version=CALLBACKS_VERSION)
+        self.tracker = tracker
+
+    def port_update(self, context: Any, **kwargs: Any) -> None:
+        """A port changed (any host's: the topic is fanout)."""
+        self.tracker.mark_updated([kwargs["port"]["id"]])
+
+    def port_delete(self, context: Any, **kwargs: Any) -> None:
+        """A port was deleted: disconnect it if it is here."""
+        self.tracker.mark_deleted([kwargs["port_id"]])
+
+    def network_update(self, context: Any, **kwargs: Any) -> None:
+        """A network changed: re-wire its ports."""
+        self.tracker.mark_network(kwargs["network"]["id"])
+
+    def network_delete(self, context: Any, **kwargs: Any) -> None:
+        """A network was deleted: disconnect its ports."""
+        self.tracker.mark_network(kwargs["network_id"], deleted=True)
+
+    def security_groups_rule_updated(self, context: Any, **kwargs: Any) -> None:
+        """Rules of these security groups changed."""
+        self.tracker.mark_groups(kwargs.get("security_groups") or ())
+
+    def security_groups_member_updated(self, context: Any, **kwargs: Any) -> None:
+        """Members (ports, addresses) of these security groups changed."""
+        self.tracker.mark_groups(kwargs.get("security_groups") or ())
+
+    def security_groups_provider_updated(self, context: Any, **kwargs: Any) -> None:
+        """Provider rules changed (older servers): re-wire the ports named,
+        or every port."""
+        self.tracker.mark_updated(kwargs.get("devices_to_update") or self.tracker.known())
+
+    def address_groups_pushed(self, context: Any, resource_type: str,
+                              objects: Sequence[Any], event_type: str) -> None:
+        """Address groups changed or were deleted (pushed objects)."""
+        self.tracker.mark_groups(str(obj.id) for obj in objects)
+
+    def qos_policies_pushed(self, context: Any, resource_type: str,
+                            objects: Sequence[Any], event_type: str) -> None:
+        """QoS policies changed or were deleted (pushed objects)."""
+        self.tracker.mark_qos_policies(str(obj.id) for obj in objects)
+
+
+def create_consumers(callbacks: AgentRpcCallbacks) -> Any:
+    """Subscribe *callbacks* to neutron's notifications; returns the
+    connection (not yet consuming: call ``consume_in_threads``)."""
+    connection = agent_rpc.create_consumers(
+        [callbacks], topics.AGENT,
+        [[topics.PORT, topics.UPDATE], [topics.PORT, topics.DELETE],
+         [topics.NETWORK, topics.UPDATE], [topics.NETWORK, topics.DELETE],
+         [topics.SECURITY_GROUP, topics.UPDATE]], start_listening=False)
+    pushed: Mapping[str, Any] = {resources.ADDRESSGROUP: callbacks.address_groups_pushed,
+                                 resources.QOS_POLICY: callbacks.qos_policies_pushed}
+    for resource_type, handler in pushed.items():
+        registry.register(handler, resource_type)
+        connection.create_consumer(resources_rpc.resource_type_versioned_topic(resource_type),
+                                   [resources_rpc.ResourcesPushRpcCallback()], fanout=True)
+    return connection

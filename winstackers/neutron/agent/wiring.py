@@ -1,0 +1,264 @@
+"""Wiring ports: from neutron's answers to host writes and status reports.
+
+For a batch of vNIC names (neutron port ids) :class:`Wiring` asks neutron
+for device details, security group information and QoS rules (a constant
+number of RPC calls per batch, plus one per distinct QoS policy), builds
+each port's :class:`~winstackers.neutron.agent.binding.Binding`, programs
+the ports in the agent's bounded thread pool and reports them up or down
+in one ``update_device_list``.
+
+With the host's current state at hand (a resync read it in bulk), a port
+whose state is already right costs no host call at all; else
+:meth:`SwitchPorts.apply` reads the port and writes only the difference.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass, replace
+from functools import partial
+from typing import Any, TypeVar
+
+from winstackers.cim.errors import CimError
+from winstackers.hyperv.errors import PortNotFound, SwitchNotFound
+from winstackers.hyperv.ports import RETRYABLE, SwitchPorts
+from winstackers.hyperv.portstate import PortState
+from winstackers.neutron.agent.binding import Binding, HostView, bind
+from winstackers.neutron.agent.portinfo import NO_ACTIVE_BINDING, PortInfo, SecurityInfo, is_bound
+from winstackers.neutron.agent.rpc import PluginRpc
+from winstackers.neutron.agent.tracker import PortTracker, Tracked
+
+LOG = logging.getLogger(__name__)
+T = TypeVar("T")
+#: How secgroups.port_security starts the notes about a group's rules.
+GROUP_NOTE = "security group "
+GROUP_SCOPE = ""
+
+
+class RpcFailed(Exception):
+    """A call to neutron failed (the agent resyncs)."""
+
+    def __init__(self, method: str, cause: Exception) -> None:
+        super().__init__(f"RPC {method} failed: {type(cause).__name__}: {cause}")
+
+
+class HostCallsFailed(Exception):
+    """Host calls failed for some ports (the agent resyncs)."""
+
+    def __init__(self, failed: Sequence[tuple[str, Exception]]) -> None:
+        port, first = failed[0]
+        super().__init__(f"{len(failed)} port(s) could not be programmed; first: "
+                         f"port {port}: {first}")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one port: ``up`` True/False to report, None when
+    there is nothing to report (the vNIC went away meanwhile)."""
+
+    port_id: str
+    up: bool | None
+    writes: int = 0
+    failure: Exception | None = None
+    problem: str | None = None
+
+
+def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    """*items* in slices of at most *size*."""
+    for start in range(0, len(items), max(1, size)):
+        yield items[start:start + size]
+
+
+def is_host_failure(exc: CimError) -> bool:
+    """Whether *exc* says the host could not be reached or did not finish
+    (worth a resync), rather than that it refused this port's state (which
+    retrying will not change: the port is reported down instead)."""
+    return isinstance(exc, RETRYABLE) or isinstance(exc.__cause__, RETRYABLE)
+
+
+def is_port_id(name: str) -> bool:
+    """Whether a vNIC name can be a neutron port id (a UUID)."""
+    try:
+        uuid.UUID(name)
+    except ValueError:
+        return False
+    return True
+
+
+class Wiring:
+    """Programs batches of ports; shared by the loop and the resync."""
+
+    def __init__(self, plugin: PluginRpc, ports: SwitchPorts, pool: Executor,
+                 tracker: PortTracker, view: HostView, batch_size: int) -> None:
+        self.plugin, self.ports, self.pool = plugin, ports, pool
+        self.tracker, self.view, self.batch_size = tracker, view, batch_size
+        self._said: dict[str, set[str]] = {}
+
+    def rpc(self, method: str, *args: Any) -> Any:
+        """Call *method* of the plugin.
+
+        :raises RpcFailed: naming the method, whatever went wrong.
+        """
+        try:
+            return getattr(self.plugin, method)(*args)
+        except Exception as exc:
+            raise RpcFailed(method, exc) from exc
+
+    # -- the batch ------------------------------------------------------------
+    def wire(self, names: Iterable[str], current: Mapping[str, PortState] | None = None) -> int:
+        """Wire the ports *names*; returns the host writes made.  With
+        *current* (a resync), ports neutron no longer knows are disconnected.
+
+        :raises RpcFailed: when neutron cannot be asked or told.
+        :raises HostCallsFailed: when host calls failed for some ports
+            (the others are wired and reported).
+        """
+        return sum(self._wire_batch(batch, current)
+                   for batch in chunks(sorted(set(names)), self.batch_size))
+
+    def _wire_batch(self, batch: Sequence[str], current: Mapping[str, PortState] | None) -> int:
+        details = self.rpc("get_devices_details_list", batch)
+        bound = [d for d in details if is_bound(d)]
+        security = SecurityInfo.from_rpc(self.rpc(
+            "security_group_info_for_devices", [d["port_id"] for d in bound]) if bound else None)
+        infos = [PortInfo.from_rpc(d, security.port(d["port_id"])) for d in bound]
+        rules = self._qos_rules(infos)
+        jobs: list[Callable[[], Outcome]] = []
+        tracked: dict[str, Tracked] = {}
+        for info in infos:
+            binding = bind(info, self.view, security, rules.get(info.qos_policy_id or ""))
+            self._say(binding)
+            tracked[info.port_id] = Tracked(info.network_id, security.groups_of(info.port_id),
+                                            info.qos_policy_id)
+            jobs.append(partial(self._apply, binding, current))
+        if current is not None:
+            jobs += [partial(self._disconnect_stale, name, current)
+                     for name in self._stale(details, current)]
+        return self._finish(tracked, self._run(jobs))
+
+    def _qos_rules(self, infos: Sequence[PortInfo]) -> dict[str, list[dict[str, Any]]]:
+        policies = {info.qos_policy_id for info in infos if info.qos_policy_id}
+        found = {pid: self.rpc("get_qos_rules", pid) for pid in sorted(policies)}
+        return {pid: rules for pid, rules in found.items() if rules is not None}
+
+    def _stale(self, details: Sequence[Mapping[str, Any]],
+               current: Mapping[str, PortState]) -> list[str]:
+        # Unknown to neutron, named like a port, connected to one of our
+        # vSwitches: its port was deleted while the agent was away.
+        conf = self.view.configurations
+        ours = set(conf.vswitch_mappings.values()) | (
+            {conf.local_vswitch} if conf.local_vswitch else set())
+        return [d["device"] for d in details
+                if not is_bound(d) and NO_ACTIVE_BINDING not in d and is_port_id(d["device"])
+                and d["device"] in current and current[d["device"]].switch in ours]
+
+    # -- host calls (in the pool) -----------------------------------------------
+    def _run(self, jobs: Sequence[Callable[[], Outcome]]) -> list[Outcome]:
+        return [future.result() for future in [self.pool.submit(job) for job in jobs]]
+
+    def _apply(self, binding: Binding, current: Mapping[str, PortState] | None) -> Outcome:
+        name, state = binding.port_id, binding.state
+        try:
+            if state is None:
+                return Outcome(name, False, self._disconnect(name, current))
+            if current is not None and current.get(name) == state:
+                return Outcome(name, binding.up)
+            return Outcome(name, binding.up, self.ports.apply(name, state))
+        except PortNotFound:
+            return Outcome(name, None)
+        except SwitchNotFound as exc:
+            return Outcome(name, False, problem=f"port {name}: {exc}")
+        except CimError as exc:
+            if is_host_failure(exc):
+                return Outcome(name, None, failure=exc)
+            return Outcome(name, False, problem=f"port {name}: the host refused its "
+                                                f"state: {exc}")
+
+    def _disconnect(self, name: str, current: Mapping[str, PortState] | None) -> int:
+        if current is not None and name in current and current[name].switch is None:
+            return 0
+        return self.ports.remove(name)
+
+    def _disconnect_stale(self, name: str, current: Mapping[str, PortState]) -> Outcome:
+        LOG.info("port %s is not known to neutron any more: disconnecting its vNIC", name)
+        outcome = self._apply(Binding(name, None, up=False), current)
+        return Outcome(name, None, outcome.writes, outcome.failure)
+
+    def disconnect(self, names: Iterable[str]) -> int:
+        """Disconnect ports whose neutron ports were deleted (no report:
+        neutron has forgotten them).
+
+        :raises HostCallsFailed: when host calls failed.
+        """
+        jobs = [partial(self._apply, Binding(name, None, up=False), None) for name in names]
+        outcomes = self._run(jobs)
+        for outcome in outcomes:
+            if outcome.up is not None and outcome.failure is None:
+                LOG.info("port %s was deleted in neutron: vNIC disconnected", outcome.port_id)
+                self.tracker.record(outcome.port_id, Tracked())
+        self._raise_failures(outcomes)
+        return sum(o.writes for o in outcomes)
+
+    # -- reporting -------------------------------------------------------------------
+    def _finish(self, tracked: Mapping[str, Tracked], outcomes: Sequence[Outcome]) -> int:
+        for outcome in outcomes:
+            if outcome.problem:
+                self._say_problem(outcome.port_id, outcome.problem)
+            if outcome.port_id in tracked:
+                self.tracker.record(outcome.port_id,
+                                    replace(tracked[outcome.port_id], up=bool(outcome.up)))
+        self.report([o.port_id for o in outcomes if o.up and o.port_id in tracked],
+                    [o.port_id for o in outcomes if o.up is False and o.port_id in tracked])
+        self._raise_failures(outcomes)
+        return sum(o.writes for o in outcomes)
+
+    def report(self, up: Sequence[str], down: Sequence[str]) -> None:
+        """Tell neutron which devices are up and down; failed ones are
+        retried at the next iteration.
+
+        :raises RpcFailed: when neutron cannot be told.
+        """
+        if not up and not down:
+            return
+        answer = self.rpc("update_device_list", list(up), list(down)) or {}
+        failed = list(answer.get("failed_devices_up") or ()) + list(
+            answer.get("failed_devices_down") or ())
+        if failed:
+            LOG.warning("neutron could not update devices %s; retrying", sorted(failed))
+            self.tracker.mark_updated(failed)
+
+    @staticmethod
+    def _raise_failures(outcomes: Sequence[Outcome]) -> None:
+        failed = [(o.port_id, o.failure) for o in outcomes if o.failure is not None]
+        if failed:
+            raise HostCallsFailed(failed)
+
+    # -- logs, once per port and text ---------------------------------------------------
+    def _say(self, binding: Binding) -> None:
+        if binding.problem:
+            self._say_problem(binding.port_id, binding.problem)
+        for note in binding.notes:
+            # A security group's rule reads the same for every port in the
+            # group: say it once for them all.
+            scope = GROUP_SCOPE if note.startswith(GROUP_NOTE) else binding.port_id
+            if self._first_time(scope, note):
+                LOG.info("port %s: %s", binding.port_id, note)
+
+    def _say_problem(self, port_id: str, problem: str) -> None:
+        if self._first_time(port_id, problem):
+            LOG.error("%s; reporting it down", problem)
+
+    def _first_time(self, scope: str, text: str) -> bool:
+        said = self._said.setdefault(scope, set())
+        if text in said:
+            return False
+        said.add(text)
+        return True
+
+    def forget(self, port_ids: Iterable[str]) -> None:
+        """Forget what was logged for ports that are gone."""
+        for pid in port_ids:
+            self._said.pop(pid, None)
