@@ -1,26 +1,6 @@
-"""Fixtures: a fresh in-process emulated host for each test that asks."""
+"""Fixtures: a fresh in-process emulated host for each test that asks
+(the same as the host library's tests use)."""
 
-from __future__ import annotations
+from tests.hyperv.conftest import emulated_host, session
 
-from collections.abc import Iterator
-
-import pytest
-
-from winstackers.cim import Session, connect
-from winstackers.emulator.hyperv.host import EmulatedHost
-
-
-@pytest.fixture
-def session() -> Iterator[Session]:
-    """A session on a new in-process emulated host."""
-    sess = connect("emulator://")
-    yield sess
-    sess.close()
-
-
-@pytest.fixture
-def emulated_host(session: Session) -> EmulatedHost:
-    """The emulator behind ``session`` (for counters and packets)."""
-    host = getattr(session, "emulated_host", None)
-    assert isinstance(host, EmulatedHost)
-    return host
+__all__ = ["emulated_host", "session"]
