@@ -18,6 +18,7 @@ import logging
 import signal
 import sys
 import threading
+from functools import partial
 from types import FrameType
 
 from neutron.common import config as common_config
@@ -30,7 +31,12 @@ from winstackers.hyperv.hostinfo import HostInfo, read_host_info
 from winstackers.neutron.agent import config
 from winstackers.neutron.agent.agent import HyperVAgent
 from winstackers.neutron.agent.config import AgentConfigError, AgentSettings
-from winstackers.neutron.agent.rpc import AgentRpcCallbacks, NeutronPluginRpc, create_consumers
+from winstackers.neutron.agent.rpc import (
+    AgentRpcCallbacks,
+    NeutronPluginRpc,
+    close_consumers,
+    create_consumers,
+)
 
 LOG = logging.getLogger(__name__)
 
@@ -96,7 +102,7 @@ def run(settings: AgentSettings) -> int:
     agent = HyperVAgent(settings, session, plugin, host_info=host_info,
                         batch_size=cfg.CONF.rpc_resources_processing_step)
     connection = create_consumers(AgentRpcCallbacks(agent.tracker))
-    agent.closers.append(connection.close)
+    agent.closers.append(partial(close_consumers, connection))
     agent.start()
     connection.consume_in_threads()
     if stopping.is_set():
