@@ -30,6 +30,7 @@ VSSD = "Msvm_VirtualSystemSettingData"
 COMPUTER_SYSTEM = "Msvm_ComputerSystem"
 REALIZED = "Microsoft:Hyper-V:System:Realized"
 DEFAULT_JOB_TIMEOUT = 120.0
+NIC = "Msvm_SyntheticEthernetPortSettingData"
 
 
 def wql_string(value: str) -> str:
@@ -40,6 +41,19 @@ def wql_string(value: str) -> str:
 def is_template(setting: Instance) -> bool:
     """Whether *setting* is a ``...\\Default`` template, not a real device."""
     return str(setting.get("InstanceID") or "").endswith("\\Default")
+
+
+def adapters_named(session: Session, name: str) -> list[Instance]:
+    """The network adapters (not the ``...\\Default`` template) named *name*.
+
+    :raises OperationFailed: when several adapters have that name.
+    """
+    found = [nic for nic in session.query(
+        f"SELECT * FROM {NIC} WHERE ElementName = {wql_string(name)}") if not is_template(nic)]
+    if len(found) > 1:
+        raise OperationFailed(operation=f"finding network adapter {name}",
+                              cause=f"{len(found)} network adapters have that name")
+    return found
 
 
 def path_of(instance: Instance) -> Reference:

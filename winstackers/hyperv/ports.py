@@ -40,11 +40,10 @@ from winstackers.cim.errors import CimError, JobFailed, Timeout, TransportError
 from winstackers.cim.values import Instance, Reference
 from winstackers.hyperv import portfeatures as pf
 from winstackers.hyperv.errors import OperationFailed, PortNotFound, SwitchNotFound
-from winstackers.hyperv.hostcalls import HostCalls, is_template, wql_string
+from winstackers.hyperv.hostcalls import NIC, HostCalls, adapters_named, is_template, wql_string
 from winstackers.hyperv.portstate import PortState
 
 LOG = logging.getLogger(__name__)
-NIC = "Msvm_SyntheticEthernetPortSettingData"
 CONNECTION = "Msvm_EthernetPortAllocationSettingData"
 SWITCH = "Msvm_VirtualEthernetSwitch"
 RETRYABLE = (JobFailed, TransportError, Timeout)
@@ -92,13 +91,9 @@ class SwitchPorts:
 
         :raises PortNotFound: when no network adapter has that name.
         """
-        nics = [nic for nic in self.session.query(
-            f"SELECT * FROM {NIC} WHERE ElementName = {wql_string(port)}") if not is_template(nic)]
+        nics = adapters_named(self.session, port)
         if not nics:
             raise PortNotFound(port=port, host=self.session.host)
-        if len(nics) > 1:
-            raise OperationFailed(operation=f"finding port {port}",
-                                  cause=f"{len(nics)} network adapters have that name")
         nic = nics[0]
         prefix = wql_string(nic["InstanceID"] + "\\%")
         found = self.session.query(f"SELECT * FROM {CONNECTION} WHERE InstanceID LIKE {prefix}")

@@ -35,19 +35,19 @@ from dataclasses import dataclass, field
 from winstackers.cim.api import Session
 from winstackers.cim.values import Instance, Reference
 from winstackers.cim.watch import InstanceWatcher
-from winstackers.hyperv.errors import InvalidDesiredState, OperationFailed, VNicNotFound
+from winstackers.hyperv.errors import InvalidDesiredState, VNicNotFound
 from winstackers.hyperv.hostcalls import (
     DEFAULT_JOB_TIMEOUT,
+    NIC,
     HostCalls,
+    adapters_named,
     is_template,
     path_of,
     vm_guid,
-    wql_string,
 )
 from winstackers.hyperv.vmsettings import generation
 from winstackers.hyperv.vmstate import PowerState
 
-NIC = "Msvm_SyntheticEthernetPortSettingData"
 _HEX12 = re.compile(r"^[0-9A-F]{12}$")
 
 
@@ -98,13 +98,9 @@ class VNics:
 
     # -- reading ------------------------------------------------------------------
     def _setting(self, name: str) -> Instance:
-        found = [nic for nic in self.session.query(
-            f"SELECT * FROM {NIC} WHERE ElementName = {wql_string(name)}") if not is_template(nic)]
+        found = adapters_named(self.session, name)
         if not found:
             raise VNicNotFound(nic=name, host=self.calls.host)
-        if len(found) > 1:
-            raise OperationFailed(operation=f"finding network adapter {name}",
-                                  cause=f"{len(found)} network adapters have that name")
         return found[0]
 
     def get(self, name: str) -> VNicInfo:
