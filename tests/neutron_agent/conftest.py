@@ -61,7 +61,7 @@ class Lab:
 
     def callbacks(self, agent: HyperVAgent) -> AgentRpcCallbacks:
         """The RPC endpoint neutron's notifications reach."""
-        return AgentRpcCallbacks(agent.tracker)
+        return AgentRpcCallbacks(agent.tracker, agent.settings.host)
 
     def plug(self, **port: Any) -> str:
         """A neutron port bound here and its vNIC on vm1; returns its id."""

@@ -32,6 +32,11 @@ class FakePlugin:
         self.calls: Counter[str] = Counter()
         self.failing: set[str] = set()
         self.asked: list[list[str]] = []
+        #: Trunk statuses set by the agent, subports bound to its host, and
+        #: subports neutron cannot bind (as when ML2 finds no driver).
+        self.trunk_status: dict[str, str] = {}
+        self.subports_bound: dict[str, str] = {}
+        self.unbindable: set[str] = set()
         self._lock = threading.Lock()
 
     # -- test set-up ------------------------------------------------------------
@@ -99,9 +104,9 @@ class FakePlugin:
             "binding:vnic_type": port.get("vnic_type", "normal"),
             "port_security_enabled": port.get("port_security_enabled", True)}
         if port.get("trunk_vlans") is not None:
-            found["trunk_details"] = {"trunk_id": "t", "sub_ports": [
-                {"segmentation_type": "vlan", "segmentation_id": vlan, "port_id": f"sub{vlan}"}
-                for vlan in port["trunk_vlans"]]}
+            found["trunk_details"] = {"trunk_id": trunk_of(device), "sub_ports": [
+                {"segmentation_type": "vlan", "segmentation_id": vlan,
+                 "port_id": subport_of(device, vlan)} for vlan in port["trunk_vlans"]]}
         return found
 
     def update_device_list(self, up: Sequence[str], down: Sequence[str]) -> dict[str, Any]:
@@ -115,6 +120,32 @@ class FakePlugin:
     def get_qos_rules(self, policy_id: str) -> list[dict[str, Any]] | None:
         self._check("get_qos_rules")
         return self.qos.get(policy_id)
+
+    def update_subport_bindings(self, subports: Sequence[Any]) -> dict[str, list[dict[str, Any]]]:
+        """As neutron's trunk RPC: binds each subport it can, answers the
+        bound port dicts by trunk (``TrunkSkeleton.update_subport_bindings``)."""
+        self._check("update_subport_bindings")
+        bound: dict[str, list[dict[str, Any]]] = {}
+        for sub in subports:
+            if sub["port_id"] in self.unbindable:
+                continue
+            self.subports_bound[sub["port_id"]] = sub["trunk_id"]
+            bound.setdefault(sub["trunk_id"], []).append({"id": sub["port_id"]})
+        return bound
+
+    def update_trunk_status(self, trunk_id: str, status: str) -> None:
+        self._check("update_trunk_status")
+        self.trunk_status[trunk_id] = status
+
+
+def trunk_of(parent: str) -> str:
+    """The trunk id of a parent port in the fake."""
+    return f"trunk-{parent}"
+
+
+def subport_of(parent: str, vlan: int) -> str:
+    """The subport id for *vlan* of a parent port in the fake."""
+    return f"sub-{vlan}-{parent}"
 
 
 def ingress(protocol: str | None = None, low: int | None = None, high: int | None = None,

@@ -333,3 +333,18 @@ def test_a_rule_hyperv_cannot_express_is_logged_once_for_all_ports(
              if f"security group {SG}" in r.getMessage()]
     assert any("cannot match an ICMP type" in note for note in notes)
     assert len(notes) == len(set(notes)), notes
+
+
+def test_stats_count_every_rpc_call_and_host_write(lab: Lab) -> None:
+    lab.plug()
+    lab.plug(ips=("10.0.0.6",), mac="fa:16:3e:00:00:06")
+    agent = lab.agent()
+    writes = lab.writes_during(agent.run_once)
+    agent.report_state()
+
+    stats = agent.stats()
+    assert stats["rpc_calls"] == sum(lab.plugin.calls.values()) > 0
+    assert stats["heartbeats"] == lab.plugin.calls["report_state"] == 1
+    assert stats["host_writes"] == writes > 0
+    assert stats["ports_up"] == 2
+    assert agent.stats_line() == "stats: " + " ".join(f"{k}={v}" for k, v in stats.items())

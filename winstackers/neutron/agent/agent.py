@@ -96,6 +96,8 @@ class HyperVAgent:
         self._failing: str | None = None
         self._report_failed = False
         self._closed = False
+        self._reports = 0
+        self._last_stats = ""
 
     # -- the heartbeat ----------------------------------------------------------
     def agent_state(self) -> dict[str, Any]:
@@ -109,6 +111,7 @@ class HyperVAgent:
 
     def report_state(self) -> None:
         """Send one heartbeat; failures are logged, once until it works again."""
+        self._reports += 1
         try:
             self.plugin.report_state(self.agent_state())
         except Exception as exc:
@@ -145,13 +148,36 @@ class HyperVAgent:
             closer()
         self.pool.shutdown(wait=True)
         self.session.close()
-        LOG.info("Hyper-V agent stopped")
+        LOG.info("Hyper-V agent stopped; %s", self.stats_line())
+
+    # -- what it did ----------------------------------------------------------------
+    def stats(self) -> dict[str, int]:
+        """Totals since the start: iterations, ports up, RPC calls (all
+        methods, heartbeats included), host writes."""
+        return {"iterations": self.iterations, "ports_up": self.tracker.count_up(),
+                "rpc_calls": sum(self.wiring.rpc_calls.values()) + self._reports,
+                "heartbeats": self._reports, "host_writes": self.wiring.host_writes}
+
+    def stats_line(self) -> str:
+        """:meth:`stats` as one ``stats: key=value ...`` text (what the
+        agent logs after an iteration that changed something, and at exit;
+        ``benchmarks/agent_convergence.py`` reads it)."""
+        return "stats: " + " ".join(f"{key}={value}" for key, value in self.stats().items())
+
+    def _log_stats(self) -> None:
+        stats = self.stats()
+        work = (stats["ports_up"], stats["rpc_calls"] - stats["heartbeats"],
+                stats["host_writes"])
+        if str(work) != self._last_stats:
+            self._last_stats = str(work)
+            LOG.info("%s", self.stats_line())
 
     def daemon_loop(self) -> None:
         """Run iterations every ``polling_interval`` until :meth:`stop`."""
         while not self._stopping.is_set():
             started = time.monotonic()
             self.run_once()
+            self._log_stats()
             elapsed = time.monotonic() - started
             if elapsed > self.settings.polling_interval:
                 LOG.debug("iteration %d took %.1f s, more than polling_interval",
@@ -208,6 +234,8 @@ class HyperVAgent:
         changes = self.watcher.poll()
         gone = {nic.name for nic in changes.disappeared}
         was_up = {name for name in gone if self.tracker.is_up(name)}
+        # A trunk parent's subports have no vNIC of their own: down with it.
+        was_up |= {sub for name in was_up for sub in self.tracker.get(name).subports}
         self.tracker.forget(gone)
         self.wiring.forget(gone)
         appeared = {nic.name for nic in changes.appeared if is_port_id(nic.name)}

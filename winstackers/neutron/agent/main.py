@@ -101,7 +101,7 @@ def run(settings: AgentSettings) -> int:
     plugin = NeutronPluginRpc(settings.host, f"hyperv-agent.{settings.host}")
     agent = HyperVAgent(settings, session, plugin, host_info=host_info,
                         batch_size=cfg.CONF.rpc_resources_processing_step)
-    connection = create_consumers(AgentRpcCallbacks(agent.tracker))
+    connection = create_consumers(AgentRpcCallbacks(agent.tracker, settings.host))
     agent.closers.append(partial(close_consumers, connection))
     agent.start()
     connection.consume_in_threads()

@@ -49,12 +49,16 @@ def _ips(value: Any) -> tuple[str, ...]:
     return tuple(str(ip["ip_address"] if isinstance(ip, Mapping) else ip) for ip in value or ())
 
 
+def _vlan_subports(port: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    trunk = port.get("trunk_details") or _EMPTY
+    return [sub for sub in trunk.get("sub_ports") or ()
+            if sub.get("segmentation_type", "vlan") == "vlan"]
+
+
 def _trunk_vlans(port: Mapping[str, Any]) -> tuple[int, ...] | None:
-    trunk = port.get("trunk_details")
-    if not trunk:
+    if not port.get("trunk_details"):
         return None
-    return tuple(sorted({int(sub["segmentation_id"]) for sub in trunk.get("sub_ports") or ()
-                         if sub.get("segmentation_type", "vlan") == "vlan"}))
+    return tuple(sorted({int(sub["segmentation_id"]) for sub in _vlan_subports(port)}))
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,9 @@ class PortInfo:
     did not say); ``qos_policy_id`` the policy in force: the port's own, else
     its network's (which neutron applies to every port not owned by
     ``network:*``: https://docs.openstack.org/neutron/latest/admin/config-qos.html).
+    A trunk parent also has ``trunk_id`` and ``subports`` (the port ids of
+    its VLAN subports), from the port dict's ``trunk_details``
+    (https://docs.openstack.org/api-ref/network/v2/#trunk-details-extended-attributes).
     """
 
     port_id: str
@@ -82,6 +89,8 @@ class PortInfo:
     qos_policy_id: str | None = None
     trunk_vlans: tuple[int, ...] | None = None
     device_owner: str = ""
+    trunk_id: str | None = None
+    subports: tuple[str, ...] = ()
 
     @classmethod
     def from_rpc(cls, details: Mapping[str, Any],
@@ -105,7 +114,9 @@ class PortInfo:
             port_security_enabled=bool(details.get("port_security_enabled", True)),
             security_groups=tuple(port.get("security_groups") or ()),
             vnic_type=str(port.get(VNIC_TYPE) or NORMAL), qos_policy_id=policy,
-            trunk_vlans=_trunk_vlans(port), device_owner=owner)
+            trunk_vlans=_trunk_vlans(port), device_owner=owner,
+            trunk_id=(port.get("trunk_details") or _EMPTY).get("trunk_id"),
+            subports=tuple(sorted(str(sub["port_id"]) for sub in _vlan_subports(port))))
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,11 @@ RPC interfaces: https://docs.openstack.org/neutron/latest/contributor/internals/
   (``PluginApi``);
 - ``security_group_info_for_devices`` (``SecurityGroupServerRpcApi``, 1.3);
 - ``pull`` of QoS policies (``ResourcesPullRpcApi``, the versioned-objects
-  API of https://docs.openstack.org/neutron/latest/contributor/internals/rpc_callbacks.html).
+  API of https://docs.openstack.org/neutron/latest/contributor/internals/rpc_callbacks.html);
+- ``update_subport_bindings`` and ``update_trunk_status`` on the trunk
+  plugin's topic (``neutron.services.trunk.rpc.agent.TrunkStub``, the
+  agent-side API of https://docs.openstack.org/neutron/latest/contributor/internals/services_and_agents.html
+  trunk drivers use).
 
 Notifications (:class:`AgentRpcCallbacks` and :func:`create_consumers`), on
 the fanout topics ``q-agent-notifier-<resource>-<event>`` neutron's ML2
@@ -18,7 +22,11 @@ the fanout topics ``q-agent-notifier-<resource>-<event>`` neutron's ML2
 Address group and QoS policy changes reach agents only as pushed versioned
 objects (topics ``neutron-vo-AddressGroup-<version>`` and
 ``neutron-vo-QosPolicy-<version>``; callbacks get ``(context, resource_type,
-resources, event_type)``).  Every callback only marks ports in the
+resources, event_type)``), and so do trunk and subport changes
+(``neutron-vo-Trunk-*``, ``neutron-vo-SubPort-*``).  During a live migration
+ML2 casts ``binding_activate`` / ``binding_deactivate`` (topics
+``q-agent-notifier-port_binding-<event>``) to the hosts involved.  Every
+callback only marks ports in the
 :class:`~winstackers.neutron.agent.tracker.PortTracker`.
 """
 
@@ -33,14 +41,16 @@ from neutron.agent import rpc as agent_rpc
 from neutron.api.rpc.callbacks import resources
 from neutron.api.rpc.callbacks.consumer import registry
 from neutron.api.rpc.handlers import resources_rpc, securitygroups_rpc
+from neutron.services.trunk.rpc import agent as trunk_rpc
 from neutron_lib import context
 from neutron_lib.agent import topics
 
 from winstackers.neutron.agent.tracker import PortTracker
 
 #: The RPC API version of the notifications the agent accepts (ML2's
-#: AgentNotifierApi casts 1.0-1.4; the security group mixin 1.1).
-CALLBACKS_VERSION = "1.4"
+#: AgentNotifierApi casts 1.0-1.5, 1.5 being binding_activate/deactivate;
+#: the security group mixin 1.1).
+CALLBACKS_VERSION = "1.5"
 
 
 class PluginRpc(Protocol):
@@ -63,6 +73,14 @@ class PluginRpc(Protocol):
         """The rules of a QoS policy as dicts (with ``type``); None when
         the policy does not exist."""
 
+    def update_subport_bindings(self, subports: Sequence[Mapping[str, str]]
+                                ) -> dict[str, list[dict[str, Any]]]:
+        """Bind subports (``{trunk_id, port_id}``) to their parent's host;
+        answers the port dicts bound, by trunk id."""
+
+    def update_trunk_status(self, trunk_id: str, status: str) -> None:
+        """Set a trunk's status (ACTIVE, DEGRADED, ERROR, DOWN)."""
+
 
 class NeutronPluginRpc:
     """:class:`PluginRpc` through neutron 29's RPC clients (oslo.messaging
@@ -75,6 +93,7 @@ class NeutronPluginRpc:
         self.state = agent_rpc.PluginReportStateAPI(topics.REPORTS)
         self.security = securitygroups_rpc.SecurityGroupServerRpcApi(topics.PLUGIN)
         self.resources = resources_rpc.ResourcesPullRpcApi()
+        self.trunks = trunk_rpc.TrunkStub()
 
     def report_state(self, state: dict[str, Any]) -> None:
         """Cast a heartbeat; the first one (``start_flag``) also carries the
@@ -106,13 +125,25 @@ class NeutronPluginRpc:
             return None
         return [dict(rule.to_dict()) for rule in policy.rules]
 
+    def update_subport_bindings(self, subports: Sequence[Mapping[str, str]]
+                                ) -> dict[str, list[dict[str, Any]]]:
+        """``TrunkStub.update_subport_bindings``."""
+        answer = self.trunks.update_subport_bindings(
+            self.context, [dict(sub) for sub in subports]) or {}
+        return {str(trunk): list(ports) for trunk, ports in answer.items()}
+
+    def update_trunk_status(self, trunk_id: str, status: str) -> None:
+        """``TrunkStub.update_trunk_status``."""
+        self.trunks.update_trunk_status(self.context, trunk_id, status)
+
 
 class AgentRpcCallbacks:
     """The RPC endpoint for neutron's notifications to L2 agents."""
 
-    def __init__(self, tracker: PortTracker) -> None:
+    def __init__(self, tracker: PortTracker, host: str | None = None) -> None:
         self.target = oslo_messaging.Target(version=CALLBACKS_VERSION)
         self.tracker = tracker
+        self.host = host
 
     def port_update(self, context: Any, **kwargs: Any) -> None:
         """A port changed (any host's: the topic is fanout)."""
@@ -154,6 +185,29 @@ class AgentRpcCallbacks:
         self.tracker.mark_qos_policies(str(obj.id) for obj in objects)
 
 
+    def trunks_pushed(self, context: Any, resource_type: str,
+                      objects: Sequence[Any], event_type: str) -> None:
+        """Trunks were created or deleted: re-wire their parent ports."""
+        self.tracker.mark_updated(str(obj.port_id) for obj in objects)
+
+    def subports_pushed(self, context: Any, resource_type: str,
+                        objects: Sequence[Any], event_type: str) -> None:
+        """Subports were added to or removed from trunks: re-wire the parents."""
+        self.tracker.mark_trunks(str(obj.trunk_id) for obj in objects)
+
+    def binding_activate(self, context: Any, **kwargs: Any) -> None:
+        """A port's binding to a host became active (the end of a live
+        migration): on this host, wire the port and report it up."""
+        if kwargs.get("host") == self.host:
+            self.tracker.mark_updated([kwargs["port_id"]])
+
+    def binding_deactivate(self, context: Any, **kwargs: Any) -> None:
+        """A port's binding here became inactive (its VM is migrating away).
+        Nothing to undo: the switch port leaves with the VM (Hyper-V moves
+        a VM's port settings with it), and re-wiring it now would only find
+        ``no_active_binding``."""
+
+
 def create_consumers(callbacks: AgentRpcCallbacks) -> Any:
     """Subscribe *callbacks* to neutron's notifications; returns the
     connection (not yet consuming: call ``consume_in_threads``)."""
@@ -161,9 +215,13 @@ def create_consumers(callbacks: AgentRpcCallbacks) -> Any:
         [callbacks], topics.AGENT,
         [[topics.PORT, topics.UPDATE], [topics.PORT, topics.DELETE],
          [topics.NETWORK, topics.UPDATE], [topics.NETWORK, topics.DELETE],
-         [topics.SECURITY_GROUP, topics.UPDATE]], start_listening=False)
+         [topics.SECURITY_GROUP, topics.UPDATE],
+         [topics.PORT_BINDING, topics.ACTIVATE], [topics.PORT_BINDING, topics.DEACTIVATE]],
+        start_listening=False)
     pushed: Mapping[str, Any] = {resources.ADDRESSGROUP: callbacks.address_groups_pushed,
-                                 resources.QOS_POLICY: callbacks.qos_policies_pushed}
+                                 resources.QOS_POLICY: callbacks.qos_policies_pushed,
+                                 resources.TRUNK: callbacks.trunks_pushed,
+                                 resources.SUBPORT: callbacks.subports_pushed}
     for resource_type, handler in pushed.items():
         registry.register(handler, resource_type)
         connection.create_consumer(resources_rpc.resource_type_versioned_topic(resource_type),

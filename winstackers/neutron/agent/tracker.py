@@ -5,7 +5,7 @@ re-wire, or to disconnect); the loop takes the marks once per iteration
 and does the work, so a burst of notifications costs one pass.  What
 neutron changes is found through indexes kept from the last wiring: a
 port's network, the security groups and address groups its rules depend
-on, its QoS policy.
+on, its QoS policy, its trunk.
 """
 
 from __future__ import annotations
@@ -23,6 +23,9 @@ class Tracked:
     groups: frozenset[str] = frozenset()
     qos_policy_id: str | None = None
     up: bool = False
+    #: For a trunk parent: the trunk, and the subports bound to this host.
+    trunk_id: str | None = None
+    subports: frozenset[str] = frozenset()
 
 
 class PortTracker:
@@ -69,6 +72,13 @@ class PortTracker:
             self._updated.update(pid for pid, port in self._ports.items()
                                  if port.qos_policy_id in wanted)
 
+    def mark_trunks(self, trunk_ids: Iterable[str]) -> None:
+        """Re-wire the parent ports of these trunks."""
+        wanted = set(trunk_ids)
+        with self._lock:
+            self._updated.update(pid for pid, port in self._ports.items()
+                                 if port.trunk_id in wanted)
+
     def take(self) -> tuple[set[str], set[str]]:
         """The marks (updated, deleted) for ports present, cleared."""
         with self._lock:
@@ -100,6 +110,11 @@ class PortTracker:
         with self._lock:
             for pid in port_ids:
                 self._ports.pop(pid, None)
+
+    def get(self, port_id: str) -> Tracked:
+        """What is known of a port (an empty record when nothing is)."""
+        with self._lock:
+            return self._ports.get(port_id) or Tracked()
 
     def known(self) -> set[str]:
         """Every vNIC present on the host."""

@@ -15,7 +15,9 @@ whose state is already right costs no host call at all; else
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
@@ -96,12 +98,19 @@ class Wiring:
         self.plugin, self.ports, self.pool = plugin, ports, pool
         self.tracker, self.view, self.batch_size = tracker, view, batch_size
         self._said: dict[str, set[str]] = {}
+        #: RPC calls made, by method (``report_state`` counted by the agent).
+        self.rpc_calls: Counter[str] = Counter()
+        #: Host writes made (switch port changes).
+        self.host_writes = 0
+        self._lock = threading.Lock()
 
     def rpc(self, method: str, *args: Any) -> Any:
-        """Call *method* of the plugin.
+        """Call *method* of the plugin (counted in :attr:`rpc_calls`).
 
         :raises RpcFailed: naming the method, whatever went wrong.
         """
+        with self._lock:
+            self.rpc_calls[method] += 1
         try:
             return getattr(self.plugin, method)(*args)
         except Exception as exc:
@@ -131,13 +140,18 @@ class Wiring:
         for info in infos:
             binding = bind(info, self.view, security, rules.get(info.qos_policy_id or ""))
             self._say(binding)
-            tracked[info.port_id] = Tracked(info.network_id, security.groups_of(info.port_id),
-                                            info.qos_policy_id)
+            tracked[info.port_id] = Tracked(
+                info.network_id, security.groups_of(info.port_id), info.qos_policy_id,
+                trunk_id=info.trunk_id, subports=self.tracker.get(info.port_id).subports)
             jobs.append(partial(self._apply, binding, current))
         if current is not None:
             jobs += [partial(self._disconnect_stale, name, current)
                      for name in self._stale(details, current)]
-        return self._finish(tracked, self._run(jobs))
+        outcomes = self._run(jobs)
+        trunks = [(info, o) for info in infos for o in outcomes
+                  if o.port_id == info.port_id and info.trunk_id]
+        subports_up, subports_down = self._sync_trunks(trunks, tracked)
+        return self._finish(tracked, outcomes, subports_up, subports_down)
 
     def _qos_rules(self, infos: Sequence[PortInfo]) -> dict[str, list[dict[str, Any]]]:
         policies = {info.qos_policy_id for info in infos if info.qos_policy_id}
@@ -157,7 +171,9 @@ class Wiring:
 
     # -- host calls (in the pool) -----------------------------------------------
     def _run(self, jobs: Sequence[Callable[[], Outcome]]) -> list[Outcome]:
-        return [future.result() for future in [self.pool.submit(job) for job in jobs]]
+        outcomes = [future.result() for future in [self.pool.submit(job) for job in jobs]]
+        self.host_writes += sum(o.writes for o in outcomes)
+        return outcomes
 
     def _apply(self, binding: Binding, current: Mapping[str, PortState] | None) -> Outcome:
         name, state = binding.port_id, binding.state
@@ -202,16 +218,75 @@ class Wiring:
         self._raise_failures(outcomes)
         return sum(o.writes for o in outcomes)
 
+    # -- trunks -----------------------------------------------------------------------
+    def _sync_trunks(self, trunks: Sequence[tuple[PortInfo, Outcome]],
+                     tracked: dict[str, Tracked]) -> tuple[list[str], list[str]]:
+        """What a trunk driver owes neutron once trunk parents are wired:
+        bind the new subports to this host, set the trunk's status, and the
+        subports to report up and down (with their parent; subports dropped
+        from the trunk go down).  A subport that did not bind is retried the
+        next time its parent is wired.
+
+        Status (neutron's trunk states,
+        https://docs.openstack.org/neutron/latest/admin/config-trunking.html):
+        ACTIVE when the parent is wired and every subport bound; DEGRADED
+        when some subports did not bind; ERROR when none of the new ones
+        did (neutron has set ERROR itself then) or the parent cannot be
+        wired; DOWN when the parent is disconnected on purpose
+        (admin_state_up false).
+        """
+        up: list[str] = []
+        down: list[str] = []
+        for info, outcome in trunks:
+            if outcome.up is None or info.trunk_id is None:
+                continue  # the vNIC went away, or the host failed: next time
+            wanted = frozenset(info.subports)
+            before = tracked[info.port_id].subports
+            down += sorted(before - wanted)
+            if not outcome.up:
+                down += sorted(before & wanted)
+                status = "ERROR" if outcome.problem else "DOWN"
+                bound = before & wanted
+            else:
+                bound, status = self._bind_subports(info.trunk_id, wanted, before & wanted)
+                up += sorted(bound)
+            tracked[info.port_id] = replace(tracked[info.port_id], subports=bound)
+            self.rpc("update_trunk_status", info.trunk_id, status)
+            LOG.debug("trunk %s of port %s: %s, subports bound %s", info.trunk_id,
+                      info.port_id, status, sorted(bound))
+        return up, down
+
+    def _bind_subports(self, trunk_id: str, wanted: frozenset[str],
+                       bound: frozenset[str]) -> tuple[frozenset[str], str]:
+        new = sorted(wanted - bound)
+        if new:
+            answer = self.rpc("update_subport_bindings",
+                              [{"trunk_id": trunk_id, "port_id": pid} for pid in new])
+            done = {str(port["id"]) for port in (answer or {}).get(trunk_id) or ()}
+            if not done:
+                LOG.error("trunk %s: neutron bound none of its subports %s to this host",
+                          trunk_id, new)
+                return bound, "ERROR"
+            bound |= done & wanted
+        if bound != wanted:
+            LOG.warning("trunk %s: subports %s are not bound; it is DEGRADED", trunk_id,
+                        sorted(wanted - bound))
+            return bound, "DEGRADED"
+        return bound, "ACTIVE"
+
     # -- reporting -------------------------------------------------------------------
-    def _finish(self, tracked: Mapping[str, Tracked], outcomes: Sequence[Outcome]) -> int:
+    def _finish(self, tracked: Mapping[str, Tracked], outcomes: Sequence[Outcome],
+                also_up: Sequence[str] = (), also_down: Sequence[str] = ()) -> int:
         for outcome in outcomes:
             if outcome.problem:
                 self._say_problem(outcome.port_id, outcome.problem)
             if outcome.port_id in tracked:
                 self.tracker.record(outcome.port_id,
                                     replace(tracked[outcome.port_id], up=bool(outcome.up)))
-        self.report([o.port_id for o in outcomes if o.up and o.port_id in tracked],
-                    [o.port_id for o in outcomes if o.up is False and o.port_id in tracked])
+        self.report([o.port_id for o in outcomes if o.up and o.port_id in tracked]
+                    + list(also_up),
+                    [o.port_id for o in outcomes if o.up is False and o.port_id in tracked]
+                    + list(also_down))
         self._raise_failures(outcomes)
         return sum(o.writes for o in outcomes)
 
