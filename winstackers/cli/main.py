@@ -2,8 +2,10 @@
 
 Subcommands:
 
-- ``winstackers demo [--host URL]``: a walk through what the emulated
-  Hyper-V host does, with timings and packet checks;
+- ``winstackers demo [--keep] [--state-dir DIR]``: neutron-server 29 and
+  the Hyper-V agent on an emulated Hyper-V host, a scenario walked through
+  with timings, ports and packet checks (:mod:`winstackers.cli.demo`);
+  ``winstackers demo stop`` stops a demo left running by ``--keep``;
 - ``winstackers emulator coverage``: print the emulator coverage page;
 - ``winstackers emulator hyperv --listen ADDRESS:PORT [--state FILE]
   [--tls-cert PEM --tls-key PEM] [--user U --password-file F]``: serve an
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from winstackers.cim import CimError
 from winstackers.cli import emulator_server
@@ -24,11 +27,16 @@ from winstackers.cli import emulator_server
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="winstackers", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser("demo", help="walk through a scenario on an emulated host")
-    demo.add_argument("--host", default="emulator://demo",
-                      help="host URL (default: a new in-process emulated host)")
+    demo = commands.add_parser(
+        "demo", help="neutron and the Hyper-V agent on an emulated host, walked through")
+    demo.add_argument("action", nargs="?", choices=("run", "stop"), default="run",
+                      help="run the demo (default), or stop one left running by --keep")
     demo.add_argument("--keep", action="store_true",
-                      help="leave the VMs and vSwitch in place (useful with a state-file URL)")
+                      help="leave the stack running in the background (stop: demo stop)")
+    demo.add_argument("--state-dir", type=Path, default=None,
+                      help="where a kept demo keeps its files (default: "
+                           "$TMPDIR/winstackers-demo-UID)")
+    demo.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     emulator = commands.add_parser("emulator", help="the emulated Hyper-V host")
     emulator_commands = emulator.add_subparsers(dest="emulator_command", required=True)
     emulator_commands.add_parser("coverage", help="print what the emulator implements (Markdown)")
@@ -42,7 +50,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "demo":
             from winstackers.cli import demo
-            return demo.run(args.host, keep=args.keep)
+            if args.serve:
+                return demo.serve(args.state_dir or demo.default_state_dir())
+            if args.action == "stop":
+                return demo.stop(args.state_dir)
+            return demo.run(keep=args.keep, state_dir=args.state_dir)
         if args.emulator_command == "hyperv":
             return emulator_server.run(args)
         from winstackers.emulator.hyperv import coverage
