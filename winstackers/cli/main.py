@@ -10,7 +10,10 @@ Subcommands:
 - ``winstackers emulator hyperv --listen ADDRESS:PORT [--state FILE]
   [--tls-cert PEM --tls-key PEM] [--user U --password-file F]``: serve an
   emulated Hyper-V host over WS-Management (see
-  :mod:`winstackers.cli.emulator_server`).
+  :mod:`winstackers.cli.emulator_server`);
+- ``winstackers host show (--url URL | --config-file FILE...) [--port ID
+  [--acls]] [--json]``: a host's vSwitches, VMs and switch ports, read
+  through the host library (:mod:`winstackers.cli.host_show`).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from winstackers.cim import CimError
-from winstackers.cli import emulator_server
+from winstackers.cli import emulator_server, host_show
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -41,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     emulator_commands = emulator.add_subparsers(dest="emulator_command", required=True)
     emulator_commands.add_parser("coverage", help="print what the emulator implements (Markdown)")
     emulator_server.add_parser(emulator_commands)
+    host = commands.add_parser("host", help="look at a Hyper-V host")
+    host_commands = host.add_subparsers(dest="host_command", required=True)
+    host_show.add_parser(host_commands)
     return parser
 
 
@@ -55,6 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.action == "stop":
                 return demo.stop(args.state_dir)
             return demo.run(keep=args.keep, state_dir=args.state_dir)
+        if args.command == "host":
+            return host_show.run(args)
         if args.emulator_command == "hyperv":
             return emulator_server.run(args)
         from winstackers.emulator.hyperv import coverage
