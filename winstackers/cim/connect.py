@@ -43,6 +43,8 @@ _FAULT_OPTIONS = {"latency": float, "job_delay": float, "job_failure_rate": floa
 def redact(url: str) -> str:
     """*url* without any user name or password, for logs and errors."""
     parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url.split("#", 1)[0]  # nothing to hide; keep "emulator://" whole
     host = parts.hostname or ""
     netloc = f"{host}:{parts.port}" if parts.port else host
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
