@@ -72,18 +72,20 @@ ensure_venv() {
         log "creating virtualenv $VENV"
         "$PYTHON" -m venv "$VENV" || { apt_install python3-venv; "$PYTHON" -m venv "$VENV"; }
     fi
-    # Reinstall only when the project's metadata changed since the last run.
+    # Reinstall only when the project's metadata or the extras installed
+    # changed since the last run.
     local stamp="$VENV/.winstackers-installed"
+    local extras="test,neutron,docs"
     local wanted
-    wanted="$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)"
+    wanted="$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1) [$extras]"
     if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ]; then
         log "virtualenv $VENV: up to date"
         return
     fi
-    log "installing winstackers and its test tools into $VENV"
+    log "installing winstackers and its test and docs tools into $VENV"
     ensure_build_tools
     "$VENV/bin/python" -m pip install -q --upgrade pip
-    "$VENV/bin/python" -m pip install -q -e "$ROOT[test,neutron]"
+    "$VENV/bin/python" -m pip install -q -e "$ROOT[$extras]"
     echo "$wanted" > "$stamp"
 }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The test command: lint, type-check, the generated docs check and the test
-# suite.  Sets the machine up first (tools/setup.sh is idempotent).
+# The test command: lint, type-check, release notes, the documentation
+# build (Sphinx, warnings as errors) and the test suite.  Sets the machine
+# up first (tools/setup.sh is idempotent).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -14,6 +15,9 @@ echo "[test] mypy (strict on winstackers.cim and winstackers.emulator)"
 "$VENV/bin/mypy"
 echo "[test] release notes"
 "$VENV/bin/reno" -q lint
+echo "[test] docs (sphinx-build -W: warnings are errors; doc/build/html)"
+# -E: a fresh environment each time, so warnings of unchanged pages still fail
+"$VENV/bin/sphinx-build" -E -W --keep-going -q -b html doc/source doc/build/html
 echo "[test] pytest"
 # The functional tests (tests/functional: a real neutron-server on MariaDB
 # and RabbitMQ) fail here instead of skipping when those are unreachable.

@@ -42,8 +42,9 @@ AGENT_OPTS = [
     cfg.ListOpt("physical_network_vswitch_mappings", default=[],
                 help="Physical networks and the Hyper-V vSwitches that reach them, as "
                      "<physical_network>:<vSwitch name>. A '*' in the physical network "
-                     "stands for any run of characters (e.g. '*:vSwitch-default'); an "
-                     "exact name wins over a pattern, a longer pattern over a shorter. "
+                     "stands for any run of characters, so '*' alone maps every physical "
+                     "network not named otherwise; an exact name wins over a pattern, a "
+                     "longer pattern over a shorter. "
                      "Every vSwitch named must exist on the host."),
     cfg.StrOpt("local_network_vswitch",
                help="The vSwitch (typically a private one) for ports of 'local' "
