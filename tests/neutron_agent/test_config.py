@@ -138,3 +138,26 @@ def test_the_agent_stops_at_start_naming_the_bad_option(tmp_path: Path, ini: str
     done = run_agent(tmp_path, ini)
     assert done.returncode == 1, done.stderr[-2000:]
     assert f"neutron-hyperv-agent: {option}:" in done.stderr
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    # The emulator's CA is not in the default trust store.
+    ({"verify": "true"}, "neutron-hyperv-agent: the Hyper-V host cannot be used: the TLS "
+                         "certificate of 127.0.0.1 is not trusted"),
+    ({"auth": "certificate"}, "neutron-hyperv-agent: [hyperv_host] url: invalid parameter "
+                              "for connection to 127.0.0.1: auth=certificate is not supported"),
+])
+def test_host_settings_waiting_cannot_fix_stop_the_agent_at_start(
+        tmp_path: Path, query: dict[str, str], expected: str) -> None:
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    from winstackers.emulator.wsman.fixtures import served_host
+
+    with served_host() as served:
+        parts = urlsplit(served.url)
+        url = urlunsplit(parts._replace(query=urlencode({**dict(parse_qsl(parts.query)),
+                                                         **query})))
+        done = run_agent(tmp_path, f"[hyperv_host]\nurl = {url}\npassword = {served.password}\n")
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert expected in done.stderr
+    assert served.password not in done.stderr

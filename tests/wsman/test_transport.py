@@ -7,6 +7,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,7 +30,7 @@ from winstackers.cim.transports.emulated import EmulatedSession
 from winstackers.cim.transports.wsman import WsmanSession
 from winstackers.emulator.hyperv.faults import FaultPlan
 from winstackers.emulator.hyperv.host import EmulatedHost
-from winstackers.emulator.wsman.fixtures import ServedHost, TlsFiles, served_host
+from winstackers.emulator.wsman.fixtures import ServedHost, TlsFiles, make_tls_files, served_host
 from winstackers.emulator.wsman.server import WsmanServer, serve
 
 from ..contract.helpers import Host, unique
@@ -102,6 +103,22 @@ def test_an_untrusted_certificate_is_refused_with_a_clear_message(
     assert "the TLS certificate of 127.0.0.1 is not trusted" in str(err.value)
     assert "certificate verify failed" in str(err.value) and "verify=" in str(err.value)
     assert not err.value.retryable
+
+
+def test_an_address_the_certificate_lacks_is_named_whole(tmp_path: Path) -> None:
+    # A certificate for hv01.example.com (and localhost), reached as 127.0.0.1.
+    files = make_tls_files(tmp_path, hostname="hv01.example.com")
+    with served_host(tls_files=files) as other:
+        session = connect(other.url, password=other.password)
+        with pytest.raises(CertificateNotTrusted) as err:
+            session.query("SELECT * FROM Msvm_ComputerSystem")
+    assert "certificate is not valid for '127.0.0.1'; trust its CA" in str(err.value)
+
+
+def test_certificate_authentication_is_refused_up_front(served: ServedHost) -> None:
+    with pytest.raises(InvalidParameter, match="auth=certificate is not supported; use one of "
+                       "basic, credssp, kerberos, negotiate, ntlm"):
+        connect(with_query(served.url, auth="certificate"), password=served.password)
 
 
 def test_verification_explicitly_off_connects(wsman_server: WsmanServer,

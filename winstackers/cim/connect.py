@@ -18,9 +18,10 @@ URL                                    session
 Query parameters tune the emulator: ``latency``, ``job_delay``,
 ``job_failure_rate``, ``transport_error_rate`` (floats) and ``seed`` (int),
 e.g. ``emulator://lab?job_delay=0.05``.  For WS-Management: ``auth``
-(``negotiate`` (default), ``ntlm``, ``kerberos``, ``credssp``, ``basic``,
-``certificate``), ``verify`` (``true`` (default), ``false``, or the path of
-a CA bundle), ``insecure`` (allow unencrypted HTTP), ``max_concurrency``.
+(``negotiate`` (default), ``ntlm``, ``kerberos``, ``credssp``, ``basic``;
+client certificates are not supported yet), ``verify`` (``true``
+(default), ``false``, or the path of a CA bundle), ``insecure`` (allow
+unencrypted HTTP), ``max_concurrency``.
 The password is given separately (``connect(url, password=...)``), never
 in the URL; :func:`redact` strips credentials from URLs that are logged.
 """

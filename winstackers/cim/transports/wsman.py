@@ -50,6 +50,10 @@ from winstackers.cim.api import HYPERV_NAMESPACE, MethodResult, Session
 from winstackers.cim.values import Instance, Reference
 
 ENCRYPTING_AUTHS = frozenset({"ntlm", "kerberos", "negotiate", "credssp"})
+#: What ``auth`` may be.  Client certificate mapping (WinRM's
+#: ``Certificate`` authentication) needs a certificate and key that a
+#: session cannot be given yet, so it is refused rather than failing later.
+AUTHS = ENCRYPTING_AUTHS | {"basic"}
 
 
 class WsmanSession(Session):
@@ -62,6 +66,10 @@ class WsmanSession(Session):
                  catalog: wx.Catalog, namespace: str = HYPERV_NAMESPACE,
                  max_elements: int = 500, operation_timeout: int = 60,
                  max_concurrency: int = 4) -> None:
+        if auth.lower() not in AUTHS:
+            raise errors.InvalidParameter(
+                where=f"connection to {server}",
+                detail=f"auth={auth} is not supported; use one of {', '.join(sorted(AUTHS))}")
         if not ssl and auth.lower() not in ENCRYPTING_AUTHS and not insecure:
             raise errors.InvalidParameter(
                 where=f"connection to {server}",
@@ -266,7 +274,10 @@ def _first_line(exc: Exception) -> str:
 
 def _tls_detail(exc: Exception) -> str:
     """OpenSSL's reason, without urllib3's wrapping, and what to do."""
-    reason = re.search(r"\[SSL[^\]]*\] ([^(']+)", str(exc))
+    text = str(exc)
+    # OpenSSL's reason runs to "(_ssl.c:NNN)" and may quote a name.
+    reason = (re.search(r"\[SSL[^\]]*\] (.+?)\.? \(_ssl\.c:\d+\)", text)
+              or re.search(r"\[SSL[^\]]*\] ([^(']+)", text))
     return (f"{reason.group(1).strip() if reason else _first_line(exc)}; trust its CA with "
             "verify=<CA bundle path>, or turn verification off with verify=false")
 

@@ -69,11 +69,16 @@ def open_session(settings: AgentSettings) -> Session:
 def wait_for_host(session: Session, settings: AgentSettings,
                   stopping: threading.Event) -> HostInfo | None:
     """The host's facts, retried each ``polling_interval`` while the host
-    does not answer; None when stopped meanwhile."""
+    does not answer; None when stopped meanwhile.
+
+    :raises CimError: when retrying cannot help (an untrusted certificate).
+    """
     while not stopping.is_set():
         try:
             return read_host_info(session)
         except (TransportError, Timeout) as exc:
+            if not exc.retryable:  # an untrusted certificate: waiting will not help
+                raise
             LOG.warning("host %s does not answer (%s); retrying in %s s",
                         redact(settings.url), exc, settings.polling_interval)
             stopping.wait(settings.polling_interval)
