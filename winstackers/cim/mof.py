@@ -9,8 +9,8 @@ property not declared here (so a typo in the code under test fails loudly),
 and the WS-Management transport, which cannot read types off the wire
 (:class:`MofCatalog`).
 
-Not declared: the rest of ``root/virtualization/v2`` (storage, snapshots,
-replication, migration, keyboards, video, serial ports, ...).  The
+Not declared: the rest of ``root/virtualization/v2`` (snapshots,
+replication, migration, keyboards, video, physical disks, floppies, ...).  The
 generated coverage page (``docs/emulator-coverage.md``) lists exactly what
 is declared.
 """
@@ -127,6 +127,48 @@ VSMS_NOT_EMULATED = ("ExportSystemDefinition", "ImportSystemDefinition", "PlanSy
                      "AddFibreChannelChassisSettings", "RemoveBootSourceSettings")
 
 _DOC = "https://learn.microsoft.com/en-us/windows/win32/hyperv_v2/"
+
+#: Storage and serial ports: controllers and drives are
+#: Msvm_ResourceAllocationSettingData, disk and ISO images
+#: Msvm_StorageAllocationSettingData, files Msvm_ImageManagementService's.
+STORAGE_CLASSES: tuple[CimClass, ...] = (
+    CimClass("Msvm_ResourceAllocationSettingData", "CIM_ResourceAllocationSettingData", RASD,
+             doc=_DOC + "msvm-resourceallocationsettingdata"),
+    CimClass("Msvm_StorageAllocationSettingData", "CIM_ResourceAllocationSettingData", _props(
+        {k: v for k, v in RASD.items() if k != "VirtualSystemIdentifiers"},
+        Caption=Prop(S, "Hard Disk Image Default Settings"), Limit=Prop(U64, 1),
+        VirtualQuantityUnits=Prop(S, "count(fixed size block)"), StorageQoSPolicyID=Prop(S),
+        VirtualResourceBlockSize=Prop(U64), Access=Prop(U16), HostResourceBlockSize=Prop(U64),
+        IOPSLimit=Prop(U64), IOPSReservation=Prop(U64), IOPSAllocationUnits=Prop(S),
+        PersistentReservationsSupported=Prop(B), CachingMode=Prop(U16), SnapshotId=Prop(S, ""),
+        IgnoreFlushes=Prop(B), WriteHardeningMethod=Prop(U16)),
+        doc=_DOC + "msvm-storageallocationsettingdata"),
+    CimClass("Msvm_SerialPortSettingData", "CIM_ResourceAllocationSettingData",
+             _props(RASD, DebuggerMode=Prop(B, False)), doc=_DOC + "msvm-serialportsettingdata"),
+    CimClass("Msvm_ImageManagementService", None, _props(MANAGED, SERVICE_KEYS),
+             methods=("CreateVirtualHardDisk", "GetVirtualHardDiskSettingData",
+                      "ResizeVirtualHardDisk"),
+             not_emulated=("AttachVirtualHardDisk", "CompactVirtualHardDisk",
+                           "ConvertVirtualHardDisk", "ConvertVirtualHardDiskToVHDSet",
+                           "CreateVirtualFloppyDisk", "DeleteVHDSnapshot",
+                           "FindMountedStorageImageInstance", "GetVHDSetInformation",
+                           "GetVHDSnapshotInformation", "GetVirtualDiskChanges",
+                           "GetVirtualHardDiskState", "MergeVirtualHardDisk", "OptimizeVHDSet",
+                           "RequestStateChange", "SetParentVirtualHardDisk",
+                           "SetVHDSnapshotInformation", "SetVirtualHardDiskSettingData",
+                           "StartService", "StopService", "ValidatePersistentReservationSupport",
+                           "ValidateVirtualHardDisk"),
+             doc=_DOC + "msvm-imagemanagementservice"),
+    # Embedded only: GetVirtualHardDiskSettingData returns it, CreateVirtualHardDisk takes it.
+    CimClass("Msvm_VirtualHardDiskSettingData", None, _props(
+        SETTING, Caption=Prop(S, "Virtual Hard Disk Setting Data"),
+        Description=Prop(S, "Setting Data for a Virtual Hard Disk"), Type=Prop(U16),
+        Format=Prop(U16), Path=Prop(S), ParentPath=Prop(S), ParentTimestamp=Prop("datetime"),
+        ParentIdentifier=Prop(S), MaxInternalSize=Prop(U64), BlockSize=Prop(U32),
+        LogicalSectorSize=Prop(U32), PhysicalSectorSize=Prop(U32), VirtualDiskId=Prop(S),
+        DataAlignment=Prop(U64), PmemAddressAbstractionType=Prop(U16),
+        IsPmemCompatible=Prop(B)), doc=_DOC + "msvm-virtualharddisksettingdata"),
+)
 
 
 def _feature(name: str, **props: Prop) -> CimClass:
@@ -252,6 +294,10 @@ CLASSES: tuple[CimClass, ...] = (
         FreePhysicalMemory=Prop(U64), LastBootUpTime=Prop("datetime")),
         namespace="root/cimv2",
         doc="https://learn.microsoft.com/en-us/windows/win32/cimwin32prov/win32-operatingsystem"),
+    CimClass("Win32_LogicalDisk", None, _props(
+        MANAGED, DeviceID=Prop(S, key=True), DriveType=Prop(U32), FileSystem=Prop(S),
+        VolumeName=Prop(S), Size=Prop(U64), FreeSpace=Prop(U64)), namespace="root/cimv2",
+        doc="https://learn.microsoft.com/en-us/windows/win32/cimwin32prov/win32-logicaldisk"),
     CimClass("Win32_ComputerSystem", None, _props(
         MANAGED, Name=Prop(S, key=True), Domain=Prop(S), Manufacturer=Prop(S),
         Model=Prop(S), NumberOfLogicalProcessors=Prop(U32), NumberOfProcessors=Prop(U32),
@@ -283,6 +329,7 @@ CLASSES: tuple[CimClass, ...] = (
     CimClass("Msvm_SystemDevice", None, {"GroupComponent": Prop("reference", key=True),
                                         "PartComponent": Prop("reference", key=True)},
              association=True, doc=_DOC + "msvm-systemdevice"),
+    *STORAGE_CLASSES,
 )
 
 
@@ -370,6 +417,12 @@ METHOD_PARAMS: dict[tuple[str, str], MethodParams] = {
         {"Force": "boolean", "Reason": "string"}, _JOB),
     ("msvm_computersystem", "requeststatechange"): MethodParams(
         {"RequestedState": "uint16", "TimeoutPeriod": "datetime"}, _JOB),
+    ("msvm_imagemanagementservice", "createvirtualharddisk"): MethodParams(
+        {"VirtualDiskSettingData": "E"}, _JOB),
+    ("msvm_imagemanagementservice", "getvirtualharddisksettingdata"): MethodParams(
+        {"Path": "string"}, {"SettingData": "E", **_JOB}),
+    ("msvm_imagemanagementservice", "resizevirtualharddisk"): MethodParams(
+        {"Path": "string", "MaxInternalSize": "uint64"}, _JOB),
 }
 
 

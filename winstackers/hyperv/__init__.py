@@ -7,5 +7,6 @@ OpenStack, and it is handed a :class:`winstackers.cim.Session`: it never
 imports a transport.
 
 Modules: :mod:`.vms` (virtual machines), :mod:`.vnics` (network adapters),
-:mod:`.ports` (switch ports as desired state), :mod:`.errors`.
+:mod:`.ports` (switch ports as desired state), :mod:`.disks` (virtual hard
+disks, their attachment, ISOs, COM port pipes), :mod:`.errors`.
 """

@@ -33,6 +33,18 @@ class SwitchNotFound(NotFound):
     msg_fmt = "vSwitch %(switch)s not found on %(host)s"
 
 
+class ImageNotFound(NotFound):
+    """No virtual hard disk file at that path."""
+
+    msg_fmt = "virtual hard disk %(path)s not found on %(host)s"
+
+
+class DiskNotFound(NotFound):
+    """No disk or ISO image with that path attached to the VM."""
+
+    msg_fmt = "no disk %(path)s attached to virtual machine %(vm)s on %(host)s"
+
+
 class InvalidDesiredState(InvalidParameter):
     """A desired state the host would refuse; raised before any host call."""
 

@@ -18,7 +18,9 @@ external and private switches only.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
 
 from winstackers.cim.api import Session
 from winstackers.cim.values import Instance, Reference
@@ -120,3 +122,54 @@ def _iov_capable(session: Session) -> dict[Reference | None, bool]:
         "SELECT * FROM Msvm_ExternalEthernetPortCapabilities")}
     return {link["ManagedElement"]: bool(caps[link["Capabilities"]].get("IOVSupport"))
             for link in links if link["Capabilities"] in caps}
+
+
+@dataclass(frozen=True)
+class DiskSpace:
+    """A drive of the host (``Win32_LogicalDisk``), sizes in bytes."""
+
+    drive: str
+    size: int
+    free: int
+
+    @property
+    def used(self) -> int:
+        """Bytes in use."""
+        return self.size - self.free
+
+
+def read_disk_space(session: Session, drive: str = "C:") -> DiskSpace:
+    """Size and free space of *drive* (one query).
+
+    :raises LookupError: naming the drive when the host has none by that name.
+    """
+    letter = drive.rstrip("\\").upper()
+    if len(letter) != 2 or not letter[0].isalpha() or letter[1] != ":":
+        raise ValueError(f"drive {drive!r}: expected a drive letter such as 'C:'")
+    found = session.query(f"SELECT * FROM Win32_LogicalDisk WHERE DeviceID = '{letter}'",
+                          CIMV2)
+    if not found:
+        raise LookupError(f"the host has no drive {letter}")
+    return DiskSpace(letter, int(found[0].get("Size") or 0), int(found[0].get("FreeSpace") or 0))
+
+
+def read_boot_time(session: Session) -> datetime:
+    """When the host's operating system last started (one query), aware UTC."""
+    os_ = session.query("SELECT * FROM Win32_OperatingSystem", CIMV2)[0]
+    return parse_cim_datetime(str(os_["LastBootUpTime"]))
+
+
+def parse_cim_datetime(text: str) -> datetime:
+    """A CIM timestamp ``yyyymmddHHMMSS.mmmmmmsUUU`` (DSP0004 5.2.4: the
+    last four characters are the sign and the UTC offset in minutes).
+
+    :raises ValueError: naming the text when it is not one.
+    """
+    match = re.fullmatch(r"(\d{14})\.(\d{6})([+-])(\d{3})", text.strip())
+    if match is None:
+        raise ValueError(f"{text!r} is not a CIM datetime (yyyymmddHHMMSS.mmmmmmsUUU)")
+    stamp, micro, sign, minutes = match.groups()
+    offset = timedelta(minutes=int(minutes)) * (1 if sign == "+" else -1)
+    local = datetime.strptime(stamp, "%Y%m%d%H%M%S").replace(
+        microsecond=int(micro), tzinfo=timezone(offset))
+    return local.astimezone(UTC)

@@ -23,11 +23,14 @@ class SwitchSpec:
         creation time.
     :ivar uplink: the physical adapter it is bound to (an external switch);
         None for a private switch.
+    :ivar bandwidth_mode: its BandwidthReservationMode (0 Default, 1 Weight,
+        2 Absolute, 3 None), also fixed at creation time.
     """
 
     name: str
     iov: bool = False
     uplink: str | None = None
+    bandwidth_mode: int = 0
 
 
 @dataclass(frozen=True)
@@ -48,12 +51,18 @@ class HostConfig:
     os_version: str = "10.0.20348"
     #: Hyper-V's default dynamic MAC range starts with 00-15-5D.
     mac_prefix: str = "00155D"
+    #: The system drive (``C:``), where instances and images live: its size
+    #: and the space used on it when the host starts.
+    disk_gb: int = 2048
+    disk_used_gb: int = 120
 
     def __post_init__(self) -> None:
         if not self.name:
             raise ValueError("HostConfig.name must not be empty")
         if self.logical_processors < 1 or self.memory_mb < 1:
             raise ValueError("HostConfig.logical_processors and memory_mb must be positive")
+        if not 0 <= self.disk_used_gb <= self.disk_gb:
+            raise ValueError("HostConfig.disk_used_gb must be between 0 and disk_gb")
         nics = {nic.name for nic in self.nics}
         for switch in self.switches:
             if switch.uplink is not None and switch.uplink not in nics:

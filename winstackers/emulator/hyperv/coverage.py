@@ -45,6 +45,9 @@ def _method_lines(spec: MethodSpec) -> list[str]:
 def _rules_sections() -> list[str]:
     modules = sorted({spec.provider.__module__ for spec in REGISTRY.values()})
     modules.append("winstackers.emulator.hyperv.providers.feature_rules")
+    modules.append("winstackers.emulator.hyperv.providers.storage_rules")
+    modules.append("winstackers.emulator.hyperv.storage")
+    modules.append("winstackers.emulator.hyperv.imagefiles")
     modules.append("winstackers.emulator.hyperv.packets")
     lines = ["# Rules, by module", ""]
     for name in modules:

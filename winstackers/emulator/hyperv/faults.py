@@ -18,7 +18,7 @@ from winstackers.cim.errors import TransportError
 
 READ_OPERATIONS = frozenset({"query", "get", "associators", "references", "new_instance"})
 #: Methods that only read, although they are invoked like the others.
-READ_METHODS = frozenset({"GetSummaryInformation"})
+READ_METHODS = frozenset({"GetSummaryInformation", "GetVirtualHardDiskSettingData"})
 
 
 @dataclass

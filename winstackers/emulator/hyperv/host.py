@@ -9,8 +9,9 @@ services).  Transports call it: in-process
 
 Beyond CIM it offers what tests need and a real host cannot give: fault
 injection (:attr:`faults`), call counters (:attr:`counters`), packet
-evaluation against a port's ACLs (:meth:`evaluate_packet`) and save/load
-of the whole state (:meth:`save`, :meth:`load`).
+evaluation against a port's ACLs (:meth:`evaluate_packet`), files put
+on the host (:meth:`add_file`, :attr:`files`) and save/load of the whole
+state (:meth:`save`, :meth:`load`).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from winstackers.cim import wql
 from winstackers.cim.api import HYPERV_NAMESPACE, MethodResult
 from winstackers.cim.errors import CimError, InvalidParameter, NotFound, NotSupported
 from winstackers.cim.values import Instance, Reference
-from winstackers.emulator.hyperv import packets, params
+from winstackers.emulator.hyperv import imagefiles, packets, params
 from winstackers.emulator.hyperv.config import HostConfig
 from winstackers.emulator.hyperv.faults import READ_METHODS, CallCounters, FaultPlan
 from winstackers.emulator.hyperv.jobs import JobQueue
@@ -39,7 +40,7 @@ from winstackers.emulator.hyperv.store import Store
 
 # Importing the providers registers their methods.
 from winstackers.emulator.hyperv.providers import (  # noqa: F401  isort: skip
-    computer_system, features, resources, shutdown, summary, switches, systems,
+    computer_system, features, image_service, resources, shutdown, summary, switches, systems,
 )
 
 STATE_VERSION = 1
@@ -69,6 +70,8 @@ class EmulatedHost:
         self.store = Store(self.schema, self.namespace)
         self.clock = clock
         self.jobs = JobQueue(self.store, clock)
+        #: The host's virtual hard disk and ISO files, by path.
+        self.files = imagefiles.ImageFiles()
         self.flows: dict[str, packets.FlowTable] = {}
         #: When each running VM was last started (clock seconds), for Uptime.
         self.started_at: dict[Reference, float] = {}
@@ -228,6 +231,18 @@ class EmulatedHost:
         self._mac_counter += 1
         return f"{self.config.mac_prefix}{self._mac_counter:06X}"
 
+    def add_file(self, path: str, kind: str, size: int) -> None:
+        """Put a file on the host, as copying it there would: an ``iso`` of
+        *size* bytes, or an empty dynamic ``vhd``/``vhdx`` disk of *size*
+        bytes (see :func:`.imagefiles.register`).
+
+        :raises InvalidParameter: a path not fully qualified or taken, an
+            unknown kind, a size out of range.
+        """
+        with self._lock:
+            imagefiles.register(self.files, path, kind, size)
+            self._autosave()
+
     def evaluate_packet(self, port: str, packet: packets.Packet,
                         now: float | None = None) -> packets.Verdict:
         """Whether *packet* passes the port whose connection setting
@@ -252,7 +267,8 @@ class EmulatedHost:
         with self._lock:
             self.jobs.advance()
             return {"version": STATE_VERSION, "config": self.config.to_dict(),
-                    "mac_counter": self._mac_counter, "instances": self.store.dump()}
+                    "mac_counter": self._mac_counter, "instances": self.store.dump(),
+                    "files": self.files.dump()}
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the state to *path* atomically (temp file + rename)."""
@@ -283,6 +299,7 @@ class EmulatedHost:
                        state_file=path if autosave else None)
             with host._lock:
                 host.store.load(data["instances"])
+                host.files.load(data.get("files", []))
                 host._mac_counter = int(data["mac_counter"])
                 host._settle_after_load()
         except InvalidParameter:

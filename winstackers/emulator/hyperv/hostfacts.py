@@ -8,6 +8,10 @@
   https://learn.microsoft.com/en-us/windows/win32/cimwin32prov/win32-computersystem).
   Free memory is computed when read: the host's memory less what running,
   paused or starting VMs hold, less 2 GB for the host itself.
+  ``LastBootUpTime`` is when the emulated host was made (a DMTF datetime).
+- ``root/cimv2`` ``Win32_LogicalDisk`` for the system drive ``C:``
+  (DeviceID, DriveType 3 local disk, FileSystem, Size and FreeSpace in
+  bytes: https://learn.microsoft.com/en-us/windows/win32/cimwin32prov/win32-logicaldisk).
 - ``Msvm_ExternalEthernetPort`` per physical adapter, with
   ``Msvm_ExternalEthernetPortCapabilities.IOVSupport`` associated through
   ``Msvm_ElementCapabilities``.
@@ -19,6 +23,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from winstackers.cim.values import Reference
@@ -28,6 +33,16 @@ if TYPE_CHECKING:
     from winstackers.emulator.hyperv.host import EmulatedHost
 
 HOST_RESERVE_MB = 2048
+GIB = 1024 ** 3
+
+
+def dmtf_datetime(moment: datetime) -> str:
+    """*moment* as a CIM datetime, ``yyyymmddHHMMSS.mmmmmmsUUU`` (UTC offset
+    in minutes: DSP0004 section 5.2.4)."""
+    offset = moment.utcoffset()
+    minutes = int(offset.total_seconds() // 60) if offset is not None else 0
+    sign = "+" if minutes >= 0 else "-"
+    return f"{moment:%Y%m%d%H%M%S}.{moment.microsecond:06d}{sign}{abs(minutes):03d}"
 EXTERNAL_PORT = "Msvm_ExternalEthernetPort"
 
 
@@ -39,7 +54,11 @@ def populate(host: EmulatedHost) -> None:
         "Name": f"{config.os_caption}|C:\\Windows|\\Device\\Harddisk0\\Partition2",
         "Caption": config.os_caption, "Version": config.os_version, "BuildNumber": build,
         "CSName": config.name, "TotalVisibleMemorySize": config.memory_mb * 1024,
-        "FreePhysicalMemory": (config.memory_mb - HOST_RESERVE_MB) * 1024})
+        "FreePhysicalMemory": (config.memory_mb - HOST_RESERVE_MB) * 1024,
+        "LastBootUpTime": dmtf_datetime(datetime.now(UTC))})
+    store.add("Win32_LogicalDisk", {
+        "DeviceID": "C:", "DriveType": 3, "FileSystem": "NTFS", "VolumeName": "System",
+        "Size": config.disk_gb * GIB, "FreeSpace": (config.disk_gb - config.disk_used_gb) * GIB})
     store.add("Win32_ComputerSystem", {
         "Name": config.name, "Domain": "WORKGROUP", "Manufacturer": "Winstackers",
         "Model": "Emulated Hyper-V host", "NumberOfLogicalProcessors": config.logical_processors,

@@ -1,11 +1,13 @@
 """What an emulated host holds before anyone has used it.
 
 - the host's own ``Msvm_ComputerSystem`` (EnabledState 2, as a host always is);
-- the management services Hyper-V code looks up (VSMS, the vSwitch service)
-  and the vSwitch service's capabilities (IOVSupport);
+- the management services Hyper-V code looks up (VSMS, the vSwitch service,
+  the image service ``vhdsvc``) and the vSwitch service's capabilities
+  (IOVSupport);
 - one default instance per device and feature setting class, with an
   InstanceID ending in ``\\Default``, which Hyper-V code clones before
-  adding a device or feature;
+  adding a device or feature; for storage, one per ResourceSubType
+  (controllers, drives, images: ``storage.populate_defaults``);
 - the secure boot templates: Microsoft Windows and Microsoft UEFI
   Certificate Authority, as ``Msvm_VirtualSystemSettingData`` instances named
   after the template.  Microsoft documents the templates by name
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from winstackers.emulator.hyperv import model
+from winstackers.emulator.hyperv import model, storage
 
 if TYPE_CHECKING:
     from winstackers.emulator.hyperv.host import EmulatedHost
@@ -69,7 +71,8 @@ def populate(host: EmulatedHost) -> None:
         "ElementName": host.name, "Caption": "Hosting Computer System",
         "Description": "Microsoft Hosting Computer System", "EnabledState": 2})
     for cls, name in (("Msvm_VirtualSystemManagementService", "vmms"),
-                      ("Msvm_VirtualEthernetSwitchManagementService", "nvspwmi")):
+                      ("Msvm_VirtualEthernetSwitchManagementService", "nvspwmi"),
+                      ("Msvm_ImageManagementService", "vhdsvc")):
         store.add(cls, {"CreationClassName": cls, "Name": name,
                         "SystemCreationClassName": "Msvm_ComputerSystem",
                         "SystemName": host.name, "ElementName": name})
@@ -82,6 +85,7 @@ def populate(host: EmulatedHost) -> None:
         store.add(cls, {**values,
                         "InstanceID": f"Microsoft:Definition\\{index:08X}-0000-0000-0000-"
                                       f"000000000000\\Default"})
+    storage.populate_defaults(host)
     for name, guid in SECURE_BOOT_TEMPLATES.items():
         store.add(model.VSSD, {"InstanceID": f"Microsoft:Definition\\SecureBootTemplate\\{guid}",
                                "ElementName": name, "SecureBootTemplateId": guid,
@@ -90,4 +94,4 @@ def populate(host: EmulatedHost) -> None:
     from winstackers.emulator.hyperv.providers.switches import create_switch
     hostfacts.populate(host)
     for spec in host.config.switches:
-        create_switch(host, spec.name, spec.iov, uplink=spec.uplink)
+        create_switch(host, spec.name, spec.iov, spec.bandwidth_mode, uplink=spec.uplink)

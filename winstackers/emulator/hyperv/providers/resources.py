@@ -23,7 +23,10 @@ Rules, with sources (hyperv_v2 pages on Microsoft Learn unless noted):
   one is refused (4).  ResourceType, ResourceSubType, Parent and InstanceID
   are read-only.
 
-Not emulated: disks, controllers, DVD drives, legacy adapters, serial ports.
+Storage controllers, drives, disk and ISO images and serial ports follow
+the rules of :mod:`.storage_rules`.
+
+Not emulated: legacy adapters.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from winstackers.cim.errors import NotSupported
 from winstackers.cim.values import Instance, Reference
-from winstackers.emulator.hyperv import model
+from winstackers.emulator.hyperv import model, storage
 from winstackers.emulator.hyperv.methods import (
     INVALID_PARAMETER,
     INVALID_STATE,
@@ -42,7 +45,7 @@ from winstackers.emulator.hyperv.methods import (
     Outcome,
     method,
 )
-from winstackers.emulator.hyperv.providers import compute, switches
+from winstackers.emulator.hyperv.providers import compute, storage_rules, switches
 from winstackers.emulator.hyperv.providers.common import (
     by_instance_id,
     changed,
@@ -90,7 +93,8 @@ def normalise_mac(address: Any, where: str) -> str:
 @method(SERVICE, "AddResourceSettings")
 def add_resource_settings(host: EmulatedHost, target: Reference,
                           args: Mapping[str, Any]) -> Outcome:
-    """Add network adapters and their switch connections to a VM."""
+    """Add network adapters and their switch connections, SCSI controllers,
+    disk and DVD drives and their images to a VM."""
     vssd = require(args["AffectedConfiguration"], "AffectedConfiguration", "AddResourceSettings")
     existing(host, vssd, "AddResourceSettings(AffectedConfiguration)")
     if host.store.get(vssd).get("VirtualSystemType") != model.REALIZED:
@@ -121,6 +125,11 @@ class _Plan:
         elif rasd.class_name in (compute.MEMORY, compute.PROCESSOR):
             refuse(INVALID_PARAMETER, f"AddResourceSettings: a VM has exactly one "
                    f"{rasd.class_name}; modify it instead")
+        elif storage.is_storage(rasd.class_name):
+            record = storage_rules.AddPlan(self.host, self.vssd, self.records).record(rasd)
+            self.records.append((rasd.class_name, record))
+            self.refs.append(model.instance_ref(self.host.store, rasd.class_name,
+                                                record["InstanceID"]))
         else:
             raise NotSupported(where=f"AddResourceSettings of {rasd.class_name}",
                                detail="not emulated")
@@ -195,7 +204,8 @@ def _switch_from(host: EmulatedHost, host_resource: Any, where: str) -> Referenc
 @method(SERVICE, "ModifyResourceSettings")
 def modify_resource_settings(host: EmulatedHost, target: Reference,
                              args: Mapping[str, Any]) -> Outcome:
-    """Change memory, processors, a network adapter or its connection."""
+    """Change memory, processors, a network adapter or its connection, an
+    image's file or IOPS limits, a serial port's Connection."""
     steps = []
     refs = []
     for rasd in require(args["ResourceSettings"], "ResourceSettings", "ModifyResourceSettings"):
@@ -216,6 +226,8 @@ def _modify_step(host: EmulatedHost, ref: Reference, rasd: Instance) -> Any:
     refuse_read_only(changes, _READ_ONLY, f"ModifyResourceSettings of {rasd.class_name}")
     owner = owner_or_refuse(host, ref, f"ModifyResourceSettings of {rasd.class_name}")
     _, vm_record, _ = _vm_context(host, owner)
+    if storage.is_storage(rasd.class_name):
+        return storage_rules.modify_step(host, ref, record, changes, vm_record)
     running = compute.is_running(vm_record["EnabledState"])
     new = {**record, **changes}
     hardware = rasd.class_name in (compute.MEMORY, compute.PROCESSOR)
@@ -270,11 +282,14 @@ def _recheck_features(host: EmulatedHost, alloc: Reference, switch: Reference | 
 @method(SERVICE, "RemoveResourceSettings")
 def remove_resource_settings(host: EmulatedHost, target: Reference,
                              args: Mapping[str, Any]) -> Outcome:
-    """Remove network adapters (with their connection) or connections."""
+    """Remove network adapters (with their connection) or connections,
+    images, drives and SCSI controllers (in array order)."""
     refs = require(args["ResourceSettings"], "ResourceSettings", "RemoveResourceSettings")
-    for ref in refs:
+    for index, ref in enumerate(refs):
         existing(host, ref, "RemoveResourceSettings")
-        if ref.class_name.lower() not in (model.SEPSD.lower(), model.EPASD.lower()):
+        if storage.is_storage(ref.class_name):
+            storage_rules.check_remove(host, ref, refs[:index])
+        elif ref.class_name.lower() not in (model.SEPSD.lower(), model.EPASD.lower()):
             refuse(INVALID_PARAMETER, f"RemoveResourceSettings: {ref.class_name} cannot be "
                    "removed from a VM")
         owner = owner_or_refuse(host, ref, "RemoveResourceSettings")

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from winstackers.cim.errors import NotSupported
 from winstackers.cim.values import Instance, Reference
-from winstackers.emulator.hyperv import model, seed
+from winstackers.emulator.hyperv import model, seed, storage
 from winstackers.emulator.hyperv.methods import INVALID_PARAMETER, INVALID_STATE, Outcome, method
 from winstackers.emulator.hyperv.providers import compute, shutdown
 from winstackers.emulator.hyperv.providers.common import (
@@ -61,7 +61,8 @@ def check_secure_boot(settings: Mapping[str, Any], where: str) -> None:
 @method(SERVICE, "DefineSystem")
 def define_system(host: EmulatedHost, target: Reference, args: Mapping[str, Any]) -> Outcome:
     """Create a VM (off) with default memory (1024 MB) and one processor,
-    changed by any memory/processor settings in ResourceSettings.
+    changed by any memory/processor settings in ResourceSettings, two COM
+    ports and, on generation 1, two IDE controllers (see ``storage``).
     Duplicate names are allowed, as in Hyper-V; the VM's GUID is unique."""
     settings = require(args["SystemSettings"], "SystemSettings", "DefineSystem")
     expect_class(host, settings, model.VSSD, "DefineSystem(SystemSettings)")
@@ -118,6 +119,7 @@ def _create_vm(host: EmulatedHost, values: dict[str, Any],
         rasd = store.add(cls, {**record, "InstanceID": f"Microsoft:{guid}\\{model.new_guid()}"})
         store.associate("Msvm_VirtualSystemSettingDataComponent", GroupComponent=vssd,
                         PartComponent=rasd)
+    storage.create_fixed_devices(host, vssd, guid, model.generation(values))
     shutdown.create_component(host, vm, guid)
     return vm
 
