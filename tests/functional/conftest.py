@@ -8,6 +8,12 @@ what is built: the ``hyperv`` mechanism driver when
 own networks and ports and give every agent a fresh host name, so they do
 not depend on one another.
 
+The end-to-end scenarios (``test_*_scenario*.py``, ``test_network_types``,
+``test_qos_sriov``, ...) share :mod:`.scenarios` (helpers) and the fixtures
+here: ``scenario``, one real ``neutron-hyperv-agent`` per test module on a
+fresh served emulated host (``scenario_host_config``, which a module may
+override), and ``make_group`` (security groups).
+
 When MariaDB or RabbitMQ cannot be reached (or the ``neutron`` extra is not
 installed) the functional tests are skipped with the reason, unless
 ``WINSTACKERS_REQUIRE_FUNCTIONAL`` is set (``tools/test.sh`` and so CI set
@@ -24,7 +30,7 @@ import importlib.util
 import os
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +42,8 @@ from winstackers.neutron.constants import AGENT_TYPE_HYPERV
 
 if TYPE_CHECKING:
     from winstackers.neutron.fixtures import AgentProcess, NeutronClient, NeutronServer
+
+    from .scenarios import Scenario
 
 try:
     from winstackers.neutron import fixtures as nf
@@ -54,6 +62,12 @@ collect_ignore_glob = ["test_*.py"] if IMPORT_PROBLEM and not REQUIRED else []
 PHYSNET = "physnet1"
 VSWITCH = "vSwitch-physnet1"
 LOCAL_VSWITCH = "vSwitch-private"
+#: A second physical network, mapped by the real agent to the emulated
+#: host's SR-IOV vSwitch (the fake agent does not map it).
+SRIOV_PHYSNET = "physnet2"
+SRIOV_VSWITCH = "vSwitch-sriov"
+#: ``[ml2_type_vlan] network_vlan_ranges`` of the test server.
+VLAN_RANGES = {PHYSNET: range(100, 201), SRIOV_PHYSNET: range(300, 321)}
 
 #: Seconds the session spent starting neutron-server (shown in the summary).
 TIMINGS: dict[str, float] = {}
@@ -89,8 +103,9 @@ def server_options() -> nf.NeutronOptions:
     """The test server's configuration, given what is built."""
     plugins = tuple(name for name in ("trunk", "qos")
                     if MECH_DRIVER_BUILT and built(f"winstackers.neutron.services.{name}.hyperv"))
+    ranges = tuple(f"{physnet}:{ids.start}:{ids.stop - 1}" for physnet, ids in VLAN_RANGES.items())
     return nf.NeutronOptions(mechanism_drivers=("hyperv",) if MECH_DRIVER_BUILT else (),
-                             service_plugins=plugins)
+                             service_plugins=plugins, network_vlan_ranges=ranges)
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
@@ -223,7 +238,8 @@ def agent_sections(endpoint: EmulatorEndpoint) -> dict[str, dict[str, str]]:
     host = {"url": endpoint.url}
     if endpoint.password:
         host["password"] = endpoint.password
-    return {"AGENT": {"physical_network_vswitch_mappings": f"{PHYSNET}:{VSWITCH}",
+    mappings = f"{PHYSNET}:{VSWITCH},{SRIOV_PHYSNET}:{SRIOV_VSWITCH}"
+    return {"AGENT": {"physical_network_vswitch_mappings": mappings,
                       "local_network_vswitch": LOCAL_VSWITCH,
                       "polling_interval": "1", "report_interval": "5"},
             "hyperv_host": host}
@@ -243,3 +259,57 @@ def hyperv_agent(neutron: NeutronServer, emulator_endpoint: EmulatorEndpoint,
         emulator_endpoint.install(host)
     with nf.hyperv_agent(neutron, host_name, agent_sections(emulator_endpoint)) as agent:
         yield HyperVAgentOnHost(agent, host)
+
+
+@pytest.fixture(scope="module")
+def scenario_host_config() -> HostConfig:
+    """The emulated host of the module's ``scenario`` (a module may override
+    this fixture to give its agent another host)."""
+    return emulated_host_config()
+
+
+@pytest.fixture(scope="module")
+def scenario(neutron: NeutronServer, emulator_endpoint: EmulatorEndpoint,
+             scenario_host_config: HostConfig) -> Iterator[Scenario]:
+    """One ``neutron-hyperv-agent`` on a fresh served emulated host, for the
+    module (:mod:`.scenarios`); skipped while a part is not built."""
+    from .scenarios import running_scenario, scenario_unavailable
+
+    reason = scenario_unavailable(emulator_endpoint)
+    if reason:
+        pytest.skip(reason)
+    with running_scenario(neutron, emulator_endpoint,
+                          EmulatedHost(scenario_host_config)) as running:
+        yield running
+
+
+@pytest.fixture
+def make_group(client: NeutronClient) -> Iterator[Callable[..., dict[str, Any]]]:
+    """Create security groups (``make_group(*rules, stateful=True,
+    default_egress=True)``, each rule a dict of attributes, IPv4 unless it
+    says otherwise); without *default_egress* the egress rules neutron adds
+    to a new group are deleted first.  Deleted after the test, once the
+    ports using them are."""
+    from .scenarios import add_rule
+
+    made: list[str] = []
+
+    def make(*rules: dict[str, Any], stateful: bool = True,
+             default_egress: bool = True) -> dict[str, Any]:
+        group: dict[str, Any] = client.request("POST", "security-groups", {"security_group": {
+            "name": f"sg-{secrets.token_hex(3)}", "stateful": stateful}})["security_group"]
+        made.append(group["id"])
+        if not default_egress:
+            for rule in group["security_group_rules"]:
+                client.request("DELETE", f"security-group-rules/{rule['id']}")
+        for rule in rules:
+            add_rule(client, group["id"], **rule)
+        shown: dict[str, Any] = client.request(
+            "GET", f"security-groups/{group['id']}")["security_group"]
+        return shown
+
+    yield make
+    for group_id in made:
+        for port in client.list("ports", security_groups=group_id):
+            client.delete("ports", port["id"])
+        client.request("DELETE", f"security-groups/{group_id}")

@@ -21,7 +21,7 @@ from winstackers.neutron.fixtures import (
     process,
     rabbitmq_vhost,
 )
-from winstackers.neutron.fixtures.client import singular
+from winstackers.neutron.fixtures.client import plural, singular
 from winstackers.neutron.fixtures.neutron_server import uwsgi_worker_died
 from winstackers.neutron.fixtures.rabbitmq import rabbitmqctl
 
@@ -105,9 +105,18 @@ def test_a_failed_command_names_its_log(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("collection", "key"), [
     ("networks", "network"), ("qos/policies", "policy"), ("security_groups", "security_group"),
+    ("security-groups", "security_group"), ("address-groups", "address_group"),
     ("qos/policies/p1/bandwidth_limit_rules", "bandwidth_limit_rule")])
 def test_body_keys_of_collections(collection: str, key: str) -> None:
     assert singular(collection) == key
+
+
+@pytest.mark.parametrize(("collection", "key"), [
+    ("networks", "networks"), ("qos/policies", "policies"),
+    ("security-group-rules", "security_group_rules"), ("qos/rule-types", "rule_types")])
+def test_list_keys_of_collections(collection: str, key: str) -> None:
+    # neutron's URLs spell words with "-", its JSON bodies with "_".
+    assert plural(collection) == key
 
 
 def databases() -> set[str]:

@@ -20,9 +20,9 @@ from winstackers.neutron.constants import AGENT_TYPE_HYPERV, VIF_TYPE_HYPERV
 from winstackers.neutron.fixtures import AgentProcess, ApiError, NeutronClient, NeutronServer
 from winstackers.neutron.fixtures.agents import find_agent
 
-from .conftest import LOCAL_VSWITCH, PHYSNET, VSWITCH, agent_configurations
+from .conftest import LOCAL_VSWITCH, PHYSNET, VLAN_RANGES, VSWITCH, agent_configurations
 
-VLAN_RANGE = range(100, 201)  # physnet1:100:200, the server's network_vlan_ranges
+VLAN_RANGE = VLAN_RANGES[PHYSNET]  # the server's network_vlan_ranges
 
 
 def provider(network_type: str) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.contract.helpers import Host
 from winstackers.cim import Session
 from winstackers.emulator.hyperv.host import EmulatedHost
@@ -54,3 +56,39 @@ def test_a_new_group_member_is_applied_in_at_most_one_call_per_kind(session: Ses
     grown = desired([VM4, "10.0.0.6", "10.0.0.9"])
     assert 1 <= ports.apply("port-a", grown) <= 3  # add, modify, remove
     assert ports.read("port-a") == grown
+
+
+def test_a_port_being_rewritten_never_lacks_its_built_in_denies(
+        session: Session, emulated_host: EmulatedHost) -> None:
+    # Removing a rule moves the rules weighed after it: the host library
+    # removes them, then adds them back at their new weights.  In between
+    # the built-in Deny of DHCP requests towards the VM must hold although
+    # the group's "all UDP in" rule is still there.
+    host = Host(session)
+    host.add_nic(host.define_vm(), "port-a")
+    ports = SwitchPorts(session)
+    udp_in = SgRule("ingress", "IPv4", "udp")
+    dns_in = SgRule("ingress", "IPv4", "udp", 53, 53, remote_ip_prefix="192.0.2.0/24")
+
+    def state(*rules: SgRule) -> PortState:
+        security = port_security(PORT, {"default": list(rules)}, {}, {}, {})
+        return PortState(SWITCH, acls=security.acls, dhcp_guard=True, router_guard=True)
+
+    def dhcp_request_in() -> bool:
+        packet = Packet(INBOUND, "udp", VM4, "198.51.100.9", 67, 68)
+        return emulated_host.evaluate_packet("port-a", packet, now=0.0).allowed
+
+    ports.apply("port-a", state(udp_in, dns_in))
+    seen: list[tuple[str, bool]] = []
+    invoke = session.invoke
+
+    def watched(*args: Any, **kwargs: Any) -> Any:
+        answer = invoke(*args, **kwargs)
+        seen.append((args[1], dhcp_request_in()))
+        return answer
+
+    session.invoke = watched  # type: ignore[method-assign]
+    ports.apply("port-a", state(udp_in))
+    assert ("RemoveFeatureSettings", False) in seen, seen
+    assert not any(allowed for _, allowed in seen), seen
+    assert ports.read("port-a") == state(udp_in)

@@ -324,6 +324,23 @@ def test_same_input_gives_the_same_rules_and_weights_whatever_the_order() -> Non
     assert as_tuples[0] == as_tuples[1]
 
 
+def test_built_in_rules_keep_their_weights_whatever_the_group_rules() -> None:
+    # A port whose rules change is rewritten in two host calls (the rules
+    # whose weight moved are removed, then added): built-in rules that never
+    # move are never missing in between.
+    built_in = ("neutron-default-deny", "neutron-builtin", "neutron-protect")
+    few = translate(ALL_EGRESS)
+    many = translate([*ALL_EGRESS, SgRule("ingress", "IPv4", "udp"),
+                      SgRule("ingress", "IPv4", "tcp", 22, 22, "192.0.2.0/24"),
+                      SgRule("ingress", "IPv6", None, remote_group_id="sg")],
+                     members={"sg": [VM6, "2001:db8::6"]})
+    kept = [{rule for rule in security.acls if rule.name in built_in}
+            for security in (few, many)]
+    assert kept[0] and kept[0] == kept[1]
+    assert {rule.weight for rule in kept[0] if rule.name == "neutron-default-deny"} == {1}
+    assert {rule.weight for rule in kept[0] if rule.name == "neutron-protect"} == {65534, 65535}
+
+
 def test_the_default_group_makes_a_valid_port_state_of_reasonable_size() -> None:
     members = {"default": [f"10.0.0.{i}" for i in range(2, 22)]
                + [f"2001:db8::{i:x}" for i in range(2, 22)]}

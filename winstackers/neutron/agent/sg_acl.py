@@ -17,17 +17,30 @@ so the tiers, lowest first, are:
 Inside a tier drafts are sorted on their fields, so the same drafts always
 get the same weights whatever order they were produced in, and re-applying
 a port's state makes no host write.
+
+The two lowest tiers count up from weight 1 and the three highest count down
+from 65535, so the weights of the built-in rules never depend on the port's
+security group rules: a rule or a remote group member that comes or goes
+moves only security-group allows.  That matters while a port is rewritten:
+the host library removes the rules whose weight changed before it adds
+their replacements (two host calls), and in between the port must not lack
+a built-in Deny while a lower Allow it overrides is still there (that would
+briefly admit, say, DHCP requests towards the VM); lacking some allows only
+narrows the port for that moment.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from winstackers.hyperv.portstate import ALLOW, ANY, DENY, IN, OUT, AclRule
 
 DEFAULT, STATELESS, STATEFUL, BUILTIN, PROTECT = range(5)
+#: The tiers weighed up from 1; the others are weighed down from the top.
+_COUNTED_UP = frozenset({DEFAULT, STATELESS})
 #: Weights are uint16 and 0 is not a usable weight, so a port holds at most
 #: this many rules per direction.
 MAX_RULES_PER_DIRECTION = 65535
@@ -86,7 +99,10 @@ def deny(tier: int, direction: str, protocol: int | None = None, local: str = AN
 
 
 def weigh(drafts: Iterable[Draft]) -> tuple[frozenset[AclRule], tuple[str, ...]]:
-    """Number *drafts* per direction, lowest tier first, from weight 1.
+    """Number *drafts* per direction: the default deny and the stateless
+    allows from weight 1 up, the built-in denies, the built-in allowances and
+    the stateful allows from :data:`MAX_RULES_PER_DIRECTION` down (see the
+    module documentation).
 
     Returns the rules and the notes of anything left out: if a direction
     holds more than :data:`MAX_RULES_PER_DIRECTION` rules, the surplus
@@ -98,11 +114,21 @@ def weigh(drafts: Iterable[Draft]) -> tuple[frozenset[AclRule], tuple[str, ...]]
     notes: list[str] = []
     for direction in (IN, OUT):
         kept, dropped = _fit(sorted(d for d in unique if d.direction == direction))
-        rules.update(draft.rule(weight) for weight, draft in enumerate(kept, start=1))
+        rules.update(draft.rule(weight) for draft, weight in _weights(kept))
         if dropped:
             notes.append(f"{dropped} security group rule(s) of direction {direction!r} "
                          f"left out: a port holds at most {MAX_RULES_PER_DIRECTION}")
     return frozenset(rules), tuple(notes)
+
+
+def _weights(ordered: list[Draft]) -> list[tuple[Draft, int]]:
+    """Each of one direction's sorted drafts with its weight (at most
+    :data:`MAX_RULES_PER_DIRECTION` drafts: the two runs never meet)."""
+    up = [draft for draft in ordered if draft.tier in _COUNTED_UP]
+    down = sorted((draft for draft in ordered if draft.tier not in _COUNTED_UP),
+                  key=lambda draft: -draft.tier)  # stable: field order within a tier
+    return [*zip(up, itertools.count(1)),
+            *zip(down, itertools.count(MAX_RULES_PER_DIRECTION, -1))]
 
 
 def _fit(ordered: list[Draft]) -> tuple[list[Draft], int]:
