@@ -7,7 +7,9 @@ threads (:mod:`.rpc`), which only mark ports; one loop thread
 (:meth:`HyperVAgent.daemon_loop`) that every ``polling_interval``:
 
 1. resyncs when it must (at start, after a host-call failure, after an RPC
-   failure): lists every vNIC, reads every port's state in bulk
+   failure, after a connection to RabbitMQ was re-established, since
+   notifications sent meanwhile may be lost: :class:`~.rpc.ReconnectWatch`):
+   lists every vNIC, reads every port's state in bulk
    (:meth:`SwitchPorts.read_all`, a constant number of queries), and
    converges them all: a port already right costs no write, ports neutron
    forgot while the agent was away are disconnected;
@@ -92,6 +94,7 @@ class HyperVAgent:
         self.needs_resync = True
         self.iterations = 0
         self._stopping = threading.Event()
+        self._resync_requested = threading.Event()
         self._start_flag = True
         self._failing: str | None = None
         self._report_failed = False
@@ -112,11 +115,15 @@ class HyperVAgent:
     def report_state(self) -> None:
         """Send one heartbeat; failures are logged, once until it works again."""
         self._reports += 1
+        failure: Exception | None = None
         try:
             self.plugin.report_state(self.agent_state())
         except Exception as exc:
+            failure = exc
+        if failure is not None:
+            # Logged outside the handler: oslo.log would repeat the error.
             if not self._report_failed:
-                LOG.error("reporting state to neutron failed: %s", exc)
+                LOG.error("reporting state to neutron failed: %s", failure)
             self._report_failed = True
             return
         if self._report_failed:
@@ -185,22 +192,38 @@ class HyperVAgent:
             self._stopping.wait(max(0.0, self.settings.polling_interval - elapsed))
 
     # -- one iteration ------------------------------------------------------------
+    def request_resync(self, why: str) -> None:
+        """Make the next iteration resync (thread-safe: what the watch of the
+        RPC connections calls, :class:`~.rpc.ReconnectWatch`)."""
+        if not self._resync_requested.is_set():
+            LOG.info("%s; the next iteration resyncs", why)
+        self._resync_requested.set()
+
     def run_once(self) -> None:
         """One iteration: resync, or the changes since the last one.
         Failures are logged in one line and make the next iteration resync."""
         self.iterations += 1
+        failure: Exception | None = None
         try:
+            if self._resync_requested.is_set():
+                # Cleared first: a request made during this resync gets another.
+                self._resync_requested.clear()
+                self.needs_resync = True
             if self.needs_resync:
                 self.resync()
             else:
                 self.sync_changes()
         except (CimError, HostCallsFailed, RpcFailed) as exc:
-            self._failed(exc)
-            return
+            failure = exc
         except Exception:
             # A bug or an answer of a shape never seen: keep the agent alive.
             LOG.exception("unexpected error in iteration %d; will resync", self.iterations)
             self.needs_resync = True
+            return
+        if failure is not None:
+            # Logged outside the handler: oslo.log would append the error
+            # again (its "error summary" of the exception being handled).
+            self._failed(failure)
             return
         if self._failing is not None:
             LOG.info("host %s and neutron answer again; the agent has resynced",

@@ -22,6 +22,7 @@ from functools import partial
 from types import FrameType
 
 from neutron.common import config as common_config
+from neutron.conf import service as service_conf
 from oslo_config import cfg
 
 from winstackers.cim import connect, redact
@@ -34,6 +35,7 @@ from winstackers.neutron.agent.config import AgentConfigError, AgentSettings
 from winstackers.neutron.agent.rpc import (
     AgentRpcCallbacks,
     NeutronPluginRpc,
+    ReconnectWatch,
     close_consumers,
     create_consumers,
 )
@@ -48,6 +50,9 @@ def load_settings(argv: list[str]) -> AgentSettings:
     :raises AgentConfigError: naming the bad option.
     """
     common_config.register_common_config_options()
+    # rpc_response_max_timeout: neutron_lib's RPC client reads it when a call
+    # times out (neutron's own agents register it so too).
+    service_conf.register_service_opts(service_conf.RPC_EXTRA_OPTS, cfg.CONF)
     config.register_opts(cfg.CONF)
     common_config.init(argv)
     common_config.setup_logging()
@@ -108,6 +113,7 @@ def run(settings: AgentSettings) -> int:
                         batch_size=cfg.CONF.rpc_resources_processing_step)
     connection = create_consumers(AgentRpcCallbacks(agent.tracker, settings.host))
     agent.closers.append(partial(close_consumers, connection))
+    agent.closers.append(ReconnectWatch(agent.request_resync).install().remove)
     agent.start()
     connection.consume_in_threads()
     if stopping.is_set():

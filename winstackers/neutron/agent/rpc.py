@@ -32,8 +32,9 @@ callback only marks ports in the
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 import oslo_messaging
@@ -227,6 +228,53 @@ def create_consumers(callbacks: AgentRpcCallbacks) -> Any:
         connection.create_consumer(resources_rpc.resource_type_versioned_topic(resource_type),
                                    [resources_rpc.ResourcesPushRpcCallback()], fanout=True)
     return connection
+
+
+class ReconnectWatch(logging.Handler):
+    """Calls *on_reconnect* each time oslo.messaging reconnects to RabbitMQ.
+
+    Neutron's notifications are casts to fanout queues that the agent's
+    consumers declare.  A restarted broker has lost them (they are not
+    durable), and whatever neutron cast before the agent's consumers
+    declared them again is gone: a rule added, a port updated, during or
+    just after the outage.  Only a resync recovers that, as neutron's own
+    agents do a full sync when the server says it had counted them dead;
+    this one does not wait that long.  (A connection merely cut keeps the
+    queues, which expire after 30 unused minutes: that resync finds
+    nothing to do, at the cost of reads.)
+
+    oslo.messaging offers no reconnection callback: its RabbitMQ driver
+    logs ``Reconnected to AMQP server ...`` (INFO) once a connection is back
+    and the queues of its consumers are declared again, and this log
+    handler on that driver's logger watches for it.  The logger is set to
+    INFO when it was quieter, so that the record is made.
+    """
+
+    #: The logger of oslo.messaging's RabbitMQ driver (oslo.log's name).
+    LOGGER = "oslo.messaging._drivers.impl_rabbit"
+    #: What the driver logs after a reconnection.
+    RECONNECTED = "Reconnected to AMQP server"
+
+    def __init__(self, on_reconnect: Callable[[str], None]) -> None:
+        super().__init__(logging.INFO)
+        self.on_reconnect = on_reconnect
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.RECONNECTED in str(record.msg):
+            self.on_reconnect("reconnected to RabbitMQ: notifications sent while the "
+                              "connection was down may be lost")
+
+    def install(self) -> ReconnectWatch:
+        """Start watching; returns self."""
+        logger = logging.getLogger(self.LOGGER)
+        if not logger.isEnabledFor(logging.INFO):
+            logger.setLevel(logging.INFO)
+        logger.addHandler(self)
+        return self
+
+    def remove(self) -> None:
+        """Stop watching."""
+        logging.getLogger(self.LOGGER).removeHandler(self)
 
 
 def close_consumers(connection: Any, timeout: float = 10.0) -> None:
