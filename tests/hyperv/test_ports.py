@@ -247,3 +247,17 @@ def test_a_host_that_keeps_failing_gives_up_saying_what_it_did(
     emulated_host.faults = FaultPlan(job_failure_rate=1.0)
     with pytest.raises(OperationFailed, match="applying port port-a.*after 3 attempts"):
         ports.apply(vnic, wanted())
+
+
+def test_hundreds_of_rules_go_in_calls_of_bounded_size(
+        ports: SwitchPorts, vnic: str, emulated_host: EmulatedHost) -> None:
+    # 404 rules are about 530 KB on the wire: more than WinRM's default
+    # MaxEnvelopeSizekb (500), which the served emulator enforces too (the
+    # twin of this module runs it over WS-Management).  In calls of at most
+    # 100 settings: the connect, then five AddFeatureSettings.
+    desired = wanted(acls=security_group(extra=400), bandwidth=None)
+    assert writes_of(emulated_host, lambda: ports.apply(vnic, desired)) == 1 + 5
+    assert ports.read(vnic) == desired
+    # Back to 22 rules: the 400 stale ones go in four RemoveFeatureSettings.
+    assert writes_of(emulated_host, lambda: ports.apply(vnic, wanted(bandwidth=None))) == 4
+    assert ports.read(vnic) == wanted(bandwidth=None)

@@ -146,6 +146,19 @@ def test_plain_http_with_basic_needs_the_insecure_flag(plain_http: ServedHost) -
 
 
 # -- failures ---------------------------------------------------------------------------
+def test_a_request_larger_than_the_listener_takes_is_refused_not_retried(
+        session: Session, served: ServedHost) -> None:
+    # 600 KB of notes: more than WinRM's default MaxEnvelopeSizekb (500).
+    vm = Host(session).define_vm()
+    settings = session.associators(vm, assoc_class="Msvm_SettingsDefineState")[0]
+    huge = settings.replace(Notes=["x" * 1000] * 600)
+    with pytest.raises(InvalidParameter, match="larger than the listener accepts") as err:
+        session.invoke(session.query("SELECT * FROM Msvm_VirtualSystemManagementService")[0]
+                       .path, "ModifySystemSettings", {"SystemSettings": huge})
+    assert not err.value.retryable
+    assert len(session.query("SELECT * FROM Msvm_ComputerSystem")) == 2  # still usable
+
+
 def test_a_server_that_goes_away_mid_enumeration(tls_files: TlsFiles) -> None:
     host, password = EmulatedHost(), "s3cret-mid-enum"
     define_vms(host, 6)

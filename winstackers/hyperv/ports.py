@@ -15,6 +15,11 @@ at most one call of each kind:
 
 So a new port is connected and configured in two writes, applying the same
 state again makes none, and adding or removing one ACL rule makes one.
+A call carries at most :data:`MAX_SETTINGS_PER_CALL` settings: WinRM
+refuses a request larger than its ``MaxEnvelopeSizekb`` (500 KB by
+default: https://learn.microsoft.com/en-us/windows/win32/winrm/installation-and-configuration-for-windows-remote-management),
+and an ACL rule is about 1.3 KB on the wire, so a port with hundreds of
+rules is written in several calls of each kind.
 Stale settings go first, so a rule can take the weight of the one it
 replaces.  :meth:`apply` is idempotent, which makes retrying it safe: a
 failed job or a transport error is retried a bounded number of times.
@@ -59,6 +64,16 @@ class PortView:
     features: list[Instance] = field(default_factory=list)
 
 
+#: Settings sent in one Add/Modify/RemoveFeatureSettings call (about
+#: 130 KB of ACL rules: a quarter of WinRM's default envelope limit).
+MAX_SETTINGS_PER_CALL = 100
+
+
+def batches(items: list[Any], size: int = MAX_SETTINGS_PER_CALL) -> list[list[Any]]:
+    """*items* in calls of at most *size*."""
+    return [items[start:start + size] for start in range(0, len(items), size)]
+
+
 @dataclass
 class Plan:
     """The writes that take a port from its current to its desired state."""
@@ -73,7 +88,8 @@ class Plan:
     def writes(self) -> int:
         """How many host write calls the plan makes."""
         connection = 1 if self.connect is not None or self.reconnect else 0
-        return connection + sum(1 for part in (self.remove, self.modify, self.add) if part)
+        return connection + sum(len(batches(part)) for part in (self.remove, self.modify,
+                                                                self.add))
 
 
 class SwitchPorts:
@@ -218,22 +234,23 @@ class SwitchPorts:
 
     def _write(self, view: PortView, plan: Plan, desired: PortState) -> None:
         connection = view.connection
-        if plan.remove:
-            self._call("RemoveFeatureSettings", FeatureSettings=plan.remove)
+        for batch in batches(plan.remove):
+            self._call("RemoveFeatureSettings", FeatureSettings=batch)
         if plan.connect is not None:
             connection = self._connect(view.nic, plan.connect, view.name)
         elif plan.reconnect and connection is not None:
             target = self.switch(desired.switch).path if desired.switch else None
             moved = connection.replace(HostResource=[target] if target else [])
             self._call("ModifyResourceSettings", ResourceSettings=[moved])
-        if plan.modify:
-            self._call("ModifyFeatureSettings", FeatureSettings=plan.modify)
-        if plan.add:
-            if connection is None or connection.path is None:
-                raise OperationFailed(operation=f"configuring port {view.name}",
-                                      cause="the port is not connected to a vSwitch")
+        for batch in batches(plan.modify):
+            self._call("ModifyFeatureSettings", FeatureSettings=batch)
+        if plan.add and (connection is None or connection.path is None):
+            raise OperationFailed(operation=f"configuring port {view.name}",
+                                  cause="the port is not connected to a vSwitch")
+        for batch in batches(plan.add):
+            assert connection is not None
             self._call("AddFeatureSettings", AffectedConfiguration=connection.path,
-                       FeatureSettings=plan.add)
+                       FeatureSettings=batch)
 
     def _connect(self, nic: Instance, switch: Reference, name: str) -> Instance:
         assert nic.path is not None

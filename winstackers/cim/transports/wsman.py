@@ -125,6 +125,13 @@ class WsmanSession(Session):
     def _error(self, exc: Exception) -> errors.CimError:
         if isinstance(exc, errors.CimError):
             return exc
+        if _http_status(exc) == 413:
+            # Not worth retrying: the same request stays too large (WinRM's
+            # MaxEnvelopeSizekb; pypsrp then fails parsing the empty body).
+            return errors.InvalidParameter(
+                where=f"request to {self.host}",
+                detail="larger than the listener accepts (WinRM MaxEnvelopeSizekb); "
+                       "send fewer settings per call")
         if isinstance(exc, WSManFaultError):
             code = int(exc.code) if str(exc.code).isdigit() else None
             return wmi_codes.error_for_code(code, str(exc.reason or exc), self.host)
@@ -270,6 +277,16 @@ class WsmanSession(Session):
 
 def _first_line(exc: Exception) -> str:
     return (str(exc).splitlines() or [type(exc).__name__])[0][:300]
+
+
+def _http_status(exc: BaseException | None) -> int | None:
+    """The HTTP status of a WinRM transport error in *exc*'s chain, if any."""
+    seen = 0
+    while exc is not None and seen < 5:
+        if isinstance(exc, WinRMTransportError):
+            return int(exc.code) if str(exc.code).isdigit() else None
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return None
 
 
 def _tls_detail(exc: Exception) -> str:
