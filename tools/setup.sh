@@ -75,7 +75,7 @@ ensure_venv() {
     # Reinstall only when the project's metadata or the extras installed
     # changed since the last run.
     local stamp="$VENV/.winstackers-installed"
-    local extras="test,neutron,docs"
+    local extras="test,neutron,nova,docs"
     local wanted
     wanted="$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1) [$extras]"
     if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ]; then

@@ -1,0 +1,1 @@
+"""Nova on Hyper-V: a compute driver for nova 34 (:mod:`.driver`)."""
