@@ -32,6 +32,7 @@ class FakePlugin:
         self.calls: Counter[str] = Counter()
         self.failing: set[str] = set()
         self.asked: list[list[str]] = []
+        self.asked_security: list[list[str]] = []
         #: Trunk statuses set by the agent, subports bound to its host, and
         #: subports neutron cannot bind (as when ML2 finds no driver).
         self.trunk_status: dict[str, str] = {}
@@ -84,6 +85,7 @@ class FakePlugin:
 
     def security_group_info_for_devices(self, devices: Sequence[str]) -> dict[str, Any]:
         self._check("security_group_info_for_devices")
+        self.asked_security.append(list(devices))
         ports = {d: self._port_dict(d) for d in devices if d in self.ports}
         groups = {sg for port in ports.values() for sg in port["security_groups"]}
         rules = {sg: [{**rule, "stateful": self.stateful.get(sg, True)}

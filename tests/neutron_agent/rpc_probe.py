@@ -105,13 +105,15 @@ def notifications() -> dict[str, Any]:
     notifier.network_delete(ctx, "net3")
     time.sleep(1)
     casts = tracker.take()
+    cast_security = tracker.take_security()
     pushed = resources_rpc.ResourcesPushRpcCallback()
     for obj in (policy.QosPolicy(id=POLICY, project_id="p", name="x", rules=[]),
                 address_group.AddressGroup(id=GROUP, project_id="p", name="a")):
         pushed.push(ctx, resource_list=[obj.obj_to_primitive()], event_type="updated")
     connection.close()
-    return {"casts": [sorted(casts[0]), sorted(casts[1])],
-            "pushes": sorted(tracker.take()[0])}
+    pushes = tracker.take()[0]
+    return {"casts": [sorted(casts[0] | cast_security), sorted(casts[1])],
+            "pushes": sorted(pushes | tracker.take_security())}
 
 
 def calls() -> dict[str, Any]:

@@ -101,7 +101,9 @@ def test_security_group_rule_update_is_followed(lab: Lab) -> None:
     # Only ACL calls: RemoveFeatureSettings and AddFeatureSettings at most.
     assert 1 <= lab.writes_during(agent.run_once) <= 2
     assert ssh_in(lab, pid, port=80)
-    assert lab.plugin.asked[-1] == [pid]
+    # Only the group's port is looked at again, and only its security.
+    assert lab.plugin.asked_security[-1] == [pid]
+    assert len(lab.plugin.asked) == 1
 
 
 def test_remote_group_members_are_kept_up_to_date(lab: Lab) -> None:
@@ -348,3 +350,62 @@ def test_stats_count_every_rpc_call_and_host_write(lab: Lab) -> None:
     assert stats["host_writes"] == writes > 0
     assert stats["ports_up"] == 2
     assert agent.stats_line() == "stats: " + " ".join(f"{k}={v}" for k, v in stats.items())
+
+
+class FirstJobsFail(FaultPlan):
+    """The host's first *count* jobs fail, the rest succeed."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__()
+        self.left = count
+
+    def job_fails(self) -> bool:
+        self.left -= 1
+        return self.left >= 0
+
+
+def test_a_port_that_keeps_failing_does_not_hold_back_the_batches_after_it(lab: Lab) -> None:
+    pids = sorted(lab.plug(ips=(f"10.0.0.{10 + i}",), mac=f"fa:16:3e:00:01:{i:02x}")
+                  for i in range(7))
+    agent = lab.agent(worker_count=1)  # one port at a time, in name order; batches of 3
+    lab.host.faults = FirstJobsFail(3)  # the first port's three attempts
+    agent.run_once()
+
+    assert agent.needs_resync
+    assert pids[0] not in lab.plugin.status
+    assert {pid: lab.plugin.status.get(pid) for pid in pids[1:]} == dict.fromkeys(
+        pids[1:], "ACTIVE")
+    agent.run_once()  # the resync wires the one that failed
+    assert lab.plugin.status[pids[0]] == "ACTIVE"
+
+
+def test_member_change_rewrites_only_ports_whose_acls_change_without_a_rebind(
+        lab: Lab) -> None:
+    # Three ports admit HTTPS from the "web" group; a fourth does not use it.
+    other = "33333333-3333-4333-8333-333333333333"
+    lab.plugin.rules[SG] = [ingress("tcp", 443, 443, remote_group_id="web"), egress_any()]
+    lab.plugin.rules[other] = [egress_any()]
+    lab.plugin.members["web"] = ["10.0.0.20"]
+    users = [lab.plug(ips=(f"10.0.0.{30 + i}",), mac=f"fa:16:3e:00:02:{i:02x}")
+             for i in range(3)]
+    bystander = lab.plug(ips=("10.0.0.40",), mac="fa:16:3e:00:02:10", groups=(other,))
+    agent = lab.agent()
+    agent.run_once()
+    details_calls = lab.plugin.calls["get_devices_details_list"]
+    reports = lab.plugin.calls["update_device_list"]
+
+    lab.plugin.members["web"].append("10.0.0.21")
+    lab.callbacks(agent).security_groups_member_updated(None, security_groups=["web"])
+    before = {pid: lab.state(pid) for pid in [*users, bystander]}
+    writes = lab.writes_during(agent.run_once)
+
+    assert all(ssh_in(lab, pid, "10.0.0.21", 443) for pid in users)
+    assert lab.state(bystander) == before[bystander]
+    assert writes <= 2 * len(users)
+    # No device details asked (no port set to BUILD), nothing to report.
+    assert lab.plugin.calls["get_devices_details_list"] == details_calls
+    assert lab.plugin.calls["update_device_list"] == reports
+    assert lab.plugin.status == dict.fromkeys([*users, bystander], "ACTIVE")
+    # The same change again writes nothing.
+    lab.callbacks(agent).security_groups_member_updated(None, security_groups=["web"])
+    assert lab.writes_during(agent.run_once) == 0

@@ -32,7 +32,8 @@ def test_callbacks_mark_the_ports_they_concern(tracker: PortTracker) -> None:
     callbacks.port_update(None, port={"id": "c"})
     callbacks.port_update(None, port={"id": "elsewhere"})
     callbacks.security_groups_member_updated(None, security_groups=["sg2"])
-    assert tracker.take() == ({"b", "c"}, set())
+    assert tracker.take() == ({"c"}, set())
+    assert tracker.take_security() == {"b"}  # only its ACLs need recomputing
     callbacks.network_update(None, network={"id": "net1"})
     callbacks.network_delete(None, network_id="net2")
     callbacks.port_delete(None, port_id="c")
@@ -43,7 +44,8 @@ def test_pushed_objects_mark_ports_by_policy_and_address_group(tracker: PortTrac
     callbacks = AgentRpcCallbacks(tracker)
     pushed: Any = type("Pushed", (), {"id": "ag1"})()
     callbacks.address_groups_pushed(None, "AddressGroup", [pushed], "updated")
-    assert tracker.take() == ({"b"}, set())
+    assert tracker.take() == (set(), set())
+    assert tracker.take_security() == {"b"}
     pushed.id = "pol1"
     callbacks.qos_policies_pushed(None, "QosPolicy", [pushed], "deleted")
     assert tracker.take() == ({"a"}, set())
@@ -52,9 +54,12 @@ def test_pushed_objects_mark_ports_by_policy_and_address_group(tracker: PortTrac
 def test_marks_are_given_back_when_an_iteration_fails(tracker: PortTracker) -> None:
     tracker.mark_updated(["a"])
     tracker.mark_deleted(["b"])
+    tracker.mark_groups(["sg1"])
     taken = tracker.take()
-    tracker.give_back(*taken)
+    security = tracker.take_security()
+    tracker.give_back(*taken, security)
     assert tracker.take() == ({"a"}, {"b"})
+    assert tracker.take_security() == {"a"}
 
 
 @pytest.fixture(scope="module")

@@ -245,6 +245,7 @@ class HyperVAgent:
         self.tracker.forget(vanished)
         self.tracker.present(names)
         self.tracker.take()  # every port is wired below
+        self.tracker.take_security()
         self.wiring.report([], sorted(vanished))
         writes = self.wiring.wire(names, current)
         self.needs_resync = False
@@ -264,10 +265,12 @@ class HyperVAgent:
         appeared = {nic.name for nic in changes.appeared if is_port_id(nic.name)}
         self.tracker.present(appeared)
         updated, deleted = self.tracker.take()
+        security = self.tracker.take_security() - updated - deleted - appeared
         try:
             self.wiring.report([], sorted(was_up))
             self.wiring.disconnect(sorted(deleted))
             self.wiring.wire((appeared | updated) - deleted)
+            self.wiring.refresh_security(security)
         except Exception:
-            self.tracker.give_back(updated, deleted)
+            self.tracker.give_back(updated, deleted, security)
             raise

@@ -84,9 +84,11 @@ def wait_for_host(session: Session, settings: AgentSettings,
         except (TransportError, Timeout) as exc:
             if not exc.retryable:  # an untrusted certificate: waiting will not help
                 raise
-            LOG.warning("host %s does not answer (%s); retrying in %s s",
-                        redact(settings.url), exc, settings.polling_interval)
-            stopping.wait(settings.polling_interval)
+            failure = str(exc)
+        # Logged outside the handler: oslo.log would append the error again.
+        LOG.warning("host %s does not answer (%s); retrying in %s s",
+                    redact(settings.url), failure, settings.polling_interval)
+        stopping.wait(settings.polling_interval)
     return None
 
 

@@ -37,6 +37,9 @@ class PortTracker:
         self._ports: dict[str, Tracked] = {}
         self._updated: set[str] = set()
         self._deleted: set[str] = set()
+        #: Ports whose security groups' rules or members changed, and
+        #: nothing else: only their ACLs need to be recomputed.
+        self._security: set[str] = set()
 
     # -- marks (RPC threads) ------------------------------------------------
     def mark_updated(self, port_ids: Iterable[str]) -> None:
@@ -59,11 +62,12 @@ class PortTracker:
                 self._matching(network_id, "network_id"))
 
     def mark_groups(self, group_ids: Iterable[str]) -> None:
-        """Re-wire ports depending on these security or address groups."""
+        """Recompute the ACLs of ports depending on these security or
+        address groups (their rules or members changed)."""
         wanted = set(group_ids)
         with self._lock:
-            self._updated.update(pid for pid, port in self._ports.items()
-                                 if port.groups & wanted)
+            self._security.update(pid for pid, port in self._ports.items()
+                                  if port.groups & wanted)
 
     def mark_qos_policies(self, policy_ids: Iterable[str]) -> None:
         """Re-wire ports under these QoS policies."""
@@ -87,11 +91,21 @@ class PortTracker:
             self._updated, self._deleted = set(), set()
             return updated - deleted, deleted
 
-    def give_back(self, updated: Iterable[str], deleted: Iterable[str]) -> None:
+    def take_security(self) -> set[str]:
+        """The security-only marks for ports present, cleared (call after
+        :meth:`take`; a port also marked for re-wiring is in neither twice)."""
+        with self._lock:
+            marked = self._security & self._ports.keys()
+            self._security = set()
+            return marked
+
+    def give_back(self, updated: Iterable[str], deleted: Iterable[str],
+                  security: Iterable[str] = ()) -> None:
         """Put marks back after an iteration failed."""
         with self._lock:
             self._updated.update(updated)
             self._deleted.update(deleted)
+            self._security.update(security)
 
     # -- bookkeeping (the loop) ---------------------------------------------
     def present(self, port_ids: Iterable[str]) -> None:

@@ -51,6 +51,7 @@ class HostCallsFailed(Exception):
     """Host calls failed for some ports (the agent resyncs)."""
 
     def __init__(self, failed: Sequence[tuple[str, Exception]]) -> None:
+        self.failed = list(failed)
         port, first = failed[0]
         super().__init__(f"{len(failed)} port(s) could not be programmed; first: "
                          f"port {port}: {first}")
@@ -98,6 +99,10 @@ class Wiring:
         self.plugin, self.ports, self.pool = plugin, ports, pool
         self.tracker, self.view, self.batch_size = tracker, view, batch_size
         self._said: dict[str, set[str]] = {}
+        #: What neutron last said of each wired port, and its QoS rules:
+        #: a security-only change re-binds from these (:meth:`refresh_security`).
+        self._infos: dict[str, PortInfo] = {}
+        self._rules: dict[str, list[dict[str, Any]] | None] = {}
         #: RPC calls made, by method (``report_state`` counted by the agent).
         self.rpc_calls: Counter[str] = Counter()
         #: Host writes made (switch port changes).
@@ -121,12 +126,22 @@ class Wiring:
         """Wire the ports *names*; returns the host writes made.  With
         *current* (a resync), ports neutron no longer knows are disconnected.
 
-        :raises RpcFailed: when neutron cannot be asked or told.
-        :raises HostCallsFailed: when host calls failed for some ports
-            (the others are wired and reported).
+        :raises RpcFailed: when neutron cannot be asked or told (the batches
+            after it are left for the resync).
+        :raises HostCallsFailed: when host calls failed for some ports, once
+            every batch was tried: a port that keeps failing does not keep
+            the ports after it from being wired.
         """
-        return sum(self._wire_batch(batch, current)
-                   for batch in chunks(sorted(set(names)), self.batch_size))
+        writes = 0
+        failed: list[tuple[str, Exception]] = []
+        for batch in chunks(sorted(set(names)), self.batch_size):
+            try:
+                writes += self._wire_batch(batch, current)
+            except HostCallsFailed as exc:
+                failed += exc.failed
+        if failed:
+            raise HostCallsFailed(failed)
+        return writes
 
     def _wire_batch(self, batch: Sequence[str], current: Mapping[str, PortState] | None) -> int:
         details = self.rpc("get_devices_details_list", batch)
@@ -138,6 +153,8 @@ class Wiring:
         jobs: list[Callable[[], Outcome]] = []
         tracked: dict[str, Tracked] = {}
         for info in infos:
+            self._infos[info.port_id] = info
+            self._rules[info.port_id] = rules.get(info.qos_policy_id or "")
             binding = bind(info, self.view, security, rules.get(info.qos_policy_id or ""))
             self._say(binding)
             tracked[info.port_id] = Tracked(
@@ -152,6 +169,51 @@ class Wiring:
                   if o.port_id == info.port_id and info.trunk_id]
         subports_up, subports_down = self._sync_trunks(trunks, tracked)
         return self._finish(tracked, outcomes, subports_up, subports_down)
+
+    def refresh_security(self, names: Iterable[str]) -> int:
+        """Recompute the ACLs of ports whose security groups' rules or
+        members changed; returns the host writes made.
+
+        Neutron is asked only ``security_group_info_for_devices`` (one call
+        per batch): the rest of what it said of each port is the same, so
+        the port is not re-bound (which would set it BUILD until reported
+        up again) and nothing is reported unless a port's up/down changes.
+        A port whose ACLs come out the same costs reads only.  Ports not
+        wired yet go the full way (:meth:`wire`).
+
+        :raises RpcFailed: when neutron cannot be asked or told.
+        :raises HostCallsFailed: when host calls failed for some ports.
+        """
+        wanted = sorted(set(names))
+        known = [name for name in wanted if name in self._infos]
+        writes = self.wire(set(wanted) - set(known)) if len(known) < len(wanted) else 0
+        failed: list[tuple[str, Exception]] = []
+        for batch in chunks(known, self.batch_size):
+            security = SecurityInfo.from_rpc(self.rpc("security_group_info_for_devices",
+                                                      list(batch)))
+            bindings = [bind(self._infos[name], self.view, security, self._rules.get(name))
+                        for name in batch]
+            for binding in bindings:
+                self._say(binding)
+            outcomes = self._run([partial(self._apply, binding, None) for binding in bindings])
+            up: list[str] = []
+            down: list[str] = []
+            for outcome in outcomes:
+                if outcome.problem:
+                    self._say_problem(outcome.port_id, outcome.problem)
+                if outcome.up is None:
+                    continue
+                was = self.tracker.get(outcome.port_id)
+                self.tracker.record(outcome.port_id, replace(
+                    was, groups=security.groups_of(outcome.port_id), up=outcome.up))
+                if outcome.up != was.up:
+                    (up if outcome.up else down).append(outcome.port_id)
+            self.report(up, down)
+            writes += sum(o.writes for o in outcomes)
+            failed += [(o.port_id, o.failure) for o in outcomes if o.failure is not None]
+        if failed:
+            raise HostCallsFailed(failed)
+        return writes
 
     def _qos_rules(self, infos: Sequence[PortInfo]) -> dict[str, list[dict[str, Any]]]:
         policies = {info.qos_policy_id for info in infos if info.qos_policy_id}
@@ -334,6 +396,8 @@ class Wiring:
         return True
 
     def forget(self, port_ids: Iterable[str]) -> None:
-        """Forget what was logged for ports that are gone."""
+        """Forget what was logged and learnt of ports that are gone."""
         for pid in port_ids:
             self._said.pop(pid, None)
+            self._infos.pop(pid, None)
+            self._rules.pop(pid, None)
