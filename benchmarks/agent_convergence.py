@@ -59,7 +59,17 @@ Prints progress to stderr and one JSON object as the last line of stdout:
   then ACTIVE again), ``restart_cim_writes`` (target 0) and
   ``restart_cim_calls`` until then plus ``SETTLE`` seconds,
   ``restart_rpc_calls`` (heartbeats excluded, from its exit stats line),
-  ``restart_ports_active`` (ACTIVE in neutron at the end).
+  ``restart_ports_active`` (ACTIVE in neutron at the end);
+- member churn (skipped with ``--no-churn``; runs with the restarted agent,
+  or a new one with ``--no-restart``): one more port joins the security
+  group, whose remote-group rule every port has, so every port must admit
+  the new member.  ``churn_seconds_to_current`` from the port's creation
+  until the host admits a packet from the new member on every port (checked
+  by the emulator's evaluation of each port's ACLs),
+  ``churn_ports_changed`` (ports whose ACLs changed), ``churn_cim_writes``
+  and ``churn_max_writes_per_changed_port`` (writes over changed ports,
+  rounded up: target at most 2), ``churn_rpc_calls`` (the agent's RPC calls
+  meanwhile, from its stats lines; no device-details call, no status flip).
 
     python benchmarks/agent_convergence.py --ports 200 --latency-ms 20 --rules 20
 
@@ -83,7 +93,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +101,9 @@ from winstackers.cim.transports.emulated import EmulatedSession
 from winstackers.emulator.hyperv.config import HostConfig, SwitchSpec
 from winstackers.emulator.hyperv.faults import CallCounters, FaultPlan
 from winstackers.emulator.hyperv.host import EmulatedHost
+from winstackers.emulator.hyperv.packets import INBOUND, Packet
 from winstackers.emulator.wsman.fixtures import served_host
+from winstackers.hyperv.ports import SwitchPorts
 from winstackers.hyperv.vms import VMs
 from winstackers.hyperv.vmstate import VMSpec
 from winstackers.hyperv.vnics import VNics
@@ -333,6 +345,10 @@ class Bench:
     sections: dict[str, dict[str, str]]
     result: dict[str, Any]
     network_id: str = ""
+    subnet_id: str = ""
+    group_id: str = ""
+    #: port id -> fixed IP, of the N ports
+    ports: dict[str, str] = field(default_factory=dict)
 
     @property
     def client(self) -> NeutronClient:
@@ -375,11 +391,12 @@ def converge(bench: Bench) -> None:
         result["agent_start_seconds"] = round(time.monotonic() - started, 2)
         say(f"agent {agent.host} is alive (pid {agent.process.pid}); log {agent.process.log}")
         network_id, subnet_id, group_id = make_network(client, args.rules)
-        bench.network_id = network_id
+        bench.network_id, bench.subnet_id, bench.group_id = network_id, subnet_id, group_id
         started = time.monotonic()
         ports = make_ports(client, network_id, subnet_id, group_id, agent.host, n,
                            args.fixed_ips == "sequential")
         result["seconds_creating_ports"] = round(time.monotonic() - started, 2)
+        bench.ports = {p["id"]: p["fixed_ips"][0]["ip_address"] for p in ports}
         say(f"{n} ports bound to {agent.host} in {result['seconds_creating_ports']} s; "
             "adding their vNICs")
         watch = [agent.process, bench.server.api, bench.server.rpc]
@@ -467,8 +484,71 @@ def restart(bench: Bench) -> None:
         result["restart_cim_calls_by_operation"] = calls
         result["restart_ports_active"] = count_active(bench.client, bench.network_id, n)
         say(f"restarted agent up in {result['restart_seconds_to_up']} s, "
-            f"{result['restart_cim_writes']} host writes; stopping it")
+            f"{result['restart_cim_writes']} host writes")
+        if not bench.args.no_churn:
+            churn(bench, agent, offset)
+        say("stopping the agent")
     exit_stats(bench, agent, offset, "restart_")
+
+
+def churn_alone(bench: Bench) -> None:
+    """The churn phase with a new agent (when the restart phase is skipped)."""
+    offset = bench.log().stat().st_size
+    with bench.agent() as agent:
+        wait_until(lambda: bench.ports_up(offset) >= bench.args.ports,
+                   "the agent to be up again", bench.args.timeout, 0.1,
+                   [agent.process], lambda: f"ports_up={bench.ports_up(offset)}")
+        churn(bench, agent, offset)
+
+
+def churn(bench: Bench, agent: AgentProcess, offset: int) -> None:
+    """One new member of the group every port's remote-group rule names."""
+    n, result = bench.args.ports, bench.result
+    session = EmulatedSession(bench.host)
+    with harness():
+        before_states = SwitchPorts(session).read_all()
+    before = bench.counters.by_operation()
+    rpc_before = stats_lines(agent.process.log, offset)[-1]
+    member_ip = sequential_ip(n)
+    started = time.monotonic()
+    port = bench.client.create("ports", network_id=bench.network_id, name="bench-member",
+                               security_groups=[bench.group_id],
+                               fixed_ips=[{"subnet_id": bench.subnet_id,
+                                           "ip_address": member_ip}])
+    say(f"port {port['id']} ({member_ip}) joined the group; waiting for every port to admit it")
+
+    def admitted(pid: str, ip: str) -> bool:
+        packet = Packet(INBOUND, "tcp", ip, member_ip, 5555, 40000)
+        return bench.host.evaluate_packet(pid, packet).allowed
+
+    pending = dict(bench.ports)
+
+    def all_current() -> bool:
+        with harness():
+            for pid, ip in list(pending.items()):
+                if admitted(pid, ip):
+                    del pending[pid]
+        return not pending
+
+    watch = [agent.process, bench.server.api, bench.server.rpc]
+    done = wait_until(all_current, "every port to admit the new member", bench.args.timeout,
+                      0.2, watch, lambda: f"{len(pending)} ports not current")
+    time.sleep(SETTLE)
+    calls = since(bench.counters, before)
+    with harness():
+        after_states = SwitchPorts(session).read_all()
+    changed = sum(1 for pid in bench.ports if before_states.get(pid) != after_states.get(pid))
+    writes = writes_of(calls)
+    rpc_after = stats_lines(agent.process.log, offset)[-1]
+    result.update(
+        churn_seconds_to_current=round(done - started, 2), churn_ports_changed=changed,
+        churn_cim_writes=writes,
+        churn_max_writes_per_changed_port=-(-writes // changed) if changed else 0,
+        churn_rpc_calls=(rpc_after["rpc_calls"] - rpc_after["heartbeats"])
+        - (rpc_before["rpc_calls"] - rpc_before["heartbeats"]))
+    say(f"all {n} ports admit the new member after {result['churn_seconds_to_current']} s: "
+        f"{changed} ports changed, {writes} host writes")
+    session.close()
 
 
 def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
@@ -499,6 +579,8 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         converge(bench)
         if not args.no_restart:
             restart(bench)
+        elif not args.no_churn:
+            churn_alone(bench)
         say("tearing down")
     return result
 
@@ -514,6 +596,8 @@ def main() -> None:
                         help="consecutive fixed IPs (the default), or neutron's IPAM choice "
                              "(random within its first 1,000 free addresses)")
     parser.add_argument("--no-restart", action="store_true", help="skip the restart phase")
+    parser.add_argument("--no-churn", action="store_true",
+                        help="skip the member churn phase")
     parser.add_argument("--timeout", type=float, default=None,
                         help="seconds to wait for convergence (default 120 + 0.5 s per port)")
     parser.add_argument("--workdir", type=Path, help="where configuration and logs go")

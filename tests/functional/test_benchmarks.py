@@ -2,8 +2,9 @@
 
 Four ports, no emulated latency: the benchmark starts its own neutron-server,
 served emulated host and ``neutron-hyperv-agent``, and its JSON must show
-the ports ACTIVE in at most two host writes each, and a restart that writes
-nothing.  Skipped or failed like the other functional tests when MariaDB
+the ports ACTIVE in at most two host writes each, a restart that writes
+nothing, and a new member of the ports' remote group reaching every port in
+at most two writes each.  Skipped or failed like the other functional tests when MariaDB
 or RabbitMQ are missing (``local_services``).
 """
 
@@ -27,6 +28,8 @@ KEYS = {
     "cim_calls_per_port", "cim_writes_after_active", "rpc_calls_per_port", "agent_heartbeats",
     "agent_peak_rss_mib", "agent_cpu_seconds", "restart_seconds_to_up", "restart_cim_writes",
     "restart_cim_calls", "restart_rpc_calls", "restart_ports_active",
+    "churn_seconds_to_current", "churn_ports_changed", "churn_cim_writes",
+    "churn_max_writes_per_changed_port", "churn_rpc_calls",
 }
 
 
@@ -50,3 +53,8 @@ def test_agent_convergence_benchmark_small_run(local_services: None, tmp_path: P
     assert result["restart_cim_writes"] == 0
     assert result["rpc_calls_per_port"] > 0
     assert result["agent_peak_rss_mib"] > 0 and result["agent_cpu_seconds"] > 0
+    # A new member of the group every port's remote-group rule names: every
+    # port's ACLs change, in at most two writes each, from security calls only.
+    assert result["churn_ports_changed"] == PORTS
+    assert 1 <= result["churn_max_writes_per_changed_port"] <= 2
+    assert result["churn_rpc_calls"] >= 1
