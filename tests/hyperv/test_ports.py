@@ -261,3 +261,13 @@ def test_hundreds_of_rules_go_in_calls_of_bounded_size(
     # Back to 22 rules: the 400 stale ones go in four RemoveFeatureSettings.
     assert writes_of(emulated_host, lambda: ports.apply(vnic, wanted(bandwidth=None))) == 4
     assert ports.read(vnic) == wanted(bandwidth=None)
+
+
+def test_ports_winstackers_connected_are_told_from_ports_connected_by_hand(
+        ports: SwitchPorts, vnic: str, session: Session) -> None:
+    ports.apply(vnic, wanted())
+    host = Host(session)
+    vm = host.define_vm()
+    host.connect(vm, host.add_nic(vm, "by-hand"), ports.switch(SWITCH))
+    assert ports.connected_here() == frozenset({vnic})
+    assert ports.read("by-hand").switch == SWITCH

@@ -13,6 +13,7 @@ from dataclasses import replace
 
 import pytest
 
+from tests.contract.helpers import Host
 from tests.neutron_agent.conftest import Lab
 from tests.neutron_agent.fakes import SG, egress_any, ingress
 from winstackers.emulator.hyperv.faults import FaultPlan
@@ -409,3 +410,26 @@ def test_member_change_rewrites_only_ports_whose_acls_change_without_a_rebind(
     # The same change again writes nothing.
     lab.callbacks(agent).security_groups_member_updated(None, security_groups=["web"])
     assert lab.writes_during(agent.run_once) == 0
+
+
+def test_a_port_connected_by_hand_is_reported_and_left_alone(
+        lab: Lab, caplog: pytest.LogCaptureFixture) -> None:
+    # A vNIC named like a port neutron does not know, connected by an admin
+    # (Hyper-V Manager: the connection keeps the default settings' name).
+    host = Host(lab.session)
+    vm = host.define_vm()
+    name = "44444444-4444-4444-8444-444444444444"
+    nic = host.add_nic(vm, name)
+    host.connect(vm, nic, SwitchPorts(lab.session).switch("vSwitch-physnet1"))
+    assert SwitchPorts(lab.session).connected_here() == frozenset()
+    agent = lab.agent()
+    with caplog.at_level(logging.WARNING, logger="winstackers.neutron"):
+        writes = lab.writes_during(agent.run_once)
+        agent.needs_resync = True
+        writes += lab.writes_during(agent.run_once)
+
+    assert writes == 0 and lab.state(name).switch == "vSwitch-physnet1"
+    warned = [r.getMessage() for r in caplog.records if "connected by Winstackers" in
+              r.getMessage()]
+    assert warned == [f"vNIC {name} is named like a neutron port that neutron does not know, "
+                      "and its switch port was not connected by Winstackers: left as it is"]

@@ -166,6 +166,23 @@ class SwitchPorts:
             states[nic["ElementName"]] = pf.state_from(self._switch_name(conn), feats)
         return states
 
+    def connected_here(self) -> frozenset[str]:
+        """Names of the ports whose connection Winstackers made (two queries).
+
+        :meth:`apply` names a connection after its adapter; a connection
+        made otherwise (Hyper-V Manager, ``Connect-VMNetworkAdapter``)
+        keeps the name of the default connection settings, "Dynamic
+        Ethernet Switch Port" on the hosts we know: an inference, as
+        Microsoft documents no such rule.
+        """
+        nics = {n["InstanceID"]: n.get("ElementName") for n in self.session.query(
+            f"SELECT InstanceID, ElementName FROM {NIC}")}
+        return frozenset(
+            str(c.get("ElementName")) for c in self.session.query(
+                f"SELECT InstanceID, ElementName FROM {CONNECTION}")
+            if c.get("ElementName")
+            and nics.get(str(c["InstanceID"]).rsplit("\\", 1)[0]) == c.get("ElementName"))
+
     # -- planning -----------------------------------------------------------
     def plan(self, view: PortView, desired: PortState) -> Plan:
         """The writes that take *view* to *desired* (no host writes)."""

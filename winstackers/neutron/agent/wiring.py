@@ -18,7 +18,7 @@ import logging
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Set
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from functools import partial
@@ -122,9 +122,12 @@ class Wiring:
             raise RpcFailed(method, exc) from exc
 
     # -- the batch ------------------------------------------------------------
-    def wire(self, names: Iterable[str], current: Mapping[str, PortState] | None = None) -> int:
+    def wire(self, names: Iterable[str], current: Mapping[str, PortState] | None = None,
+             connected_here: Set[str] = frozenset()) -> int:
         """Wire the ports *names*; returns the host writes made.  With
-        *current* (a resync), ports neutron no longer knows are disconnected.
+        *current* (a resync), ports neutron no longer knows are disconnected
+        when Winstackers connected them (*connected_here*); others were
+        connected by hand, and are reported and left alone.
 
         :raises RpcFailed: when neutron cannot be asked or told (the batches
             after it are left for the resync).
@@ -136,14 +139,15 @@ class Wiring:
         failed: list[tuple[str, Exception]] = []
         for batch in chunks(sorted(set(names)), self.batch_size):
             try:
-                writes += self._wire_batch(batch, current)
+                writes += self._wire_batch(batch, current, connected_here)
             except HostCallsFailed as exc:
                 failed += exc.failed
         if failed:
             raise HostCallsFailed(failed)
         return writes
 
-    def _wire_batch(self, batch: Sequence[str], current: Mapping[str, PortState] | None) -> int:
+    def _wire_batch(self, batch: Sequence[str], current: Mapping[str, PortState] | None,
+                    connected_here: Set[str] = frozenset()) -> int:
         details = self.rpc("get_devices_details_list", batch)
         bound = [d for d in details if is_bound(d)]
         security = SecurityInfo.from_rpc(self.rpc(
@@ -162,8 +166,14 @@ class Wiring:
                 trunk_id=info.trunk_id, subports=self.tracker.get(info.port_id).subports)
             jobs.append(partial(self._apply, binding, current))
         if current is not None:
+            stale = self._stale(details, current)
+            for name in sorted(set(stale) - connected_here):
+                if self._first_time(name, "connected by hand"):
+                    LOG.warning("vNIC %s is named like a neutron port that neutron does not "
+                                "know, and its switch port was not connected by Winstackers: "
+                                "left as it is", name)
             jobs += [partial(self._disconnect_stale, name, current)
-                     for name in self._stale(details, current)]
+                     for name in stale if name in connected_here]
         outcomes = self._run(jobs)
         trunks = [(info, o) for info in infos for o in outcomes
                   if o.port_id == info.port_id and info.trunk_id]
