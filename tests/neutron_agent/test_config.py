@@ -161,3 +161,51 @@ def test_host_settings_waiting_cannot_fix_stop_the_agent_at_start(
     assert done.returncode == 1, done.stderr[-2000:]
     assert expected in done.stderr
     assert served.password not in done.stderr
+
+
+def test_wrong_credentials_stop_the_agent_at_start_without_showing_them(
+        tmp_path: Path) -> None:
+    from winstackers.emulator.wsman.fixtures import served_host
+
+    with served_host() as served:
+        wrong = f"not-{served.password}"
+        done = run_agent(tmp_path, f"[hyperv_host]\nurl = {served.url}\npassword = {wrong}\n")
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert ("neutron-hyperv-agent: the Hyper-V host cannot be used: access denied to "
+            "127.0.0.1 as user 'winstackers'") in done.stderr
+    assert wrong not in done.stderr and served.password not in done.stderr
+
+
+def test_a_host_that_does_not_answer_at_start_is_retried_until_sigterm(
+        tmp_path: Path) -> None:
+    import signal
+    import socket
+    import time
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    path = tmp_path / "agent.ini"
+    path.write_text("[AGENT]\npolling_interval = 1\n[hyperv_host]\n"
+                    f"url = https://admin@127.0.0.1:{port}/wsman?auth=basic\npassword = pw\n")
+    code = "from winstackers.neutron.agent.main import main; main()"
+    agent = subprocess.Popen([sys.executable, "-c", code, "--config-file", str(path)],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    seen: list[str] = []
+    deadline = time.monotonic() + 60
+    assert agent.stdout is not None
+    while len([line for line in seen if "does not answer" in line]) < 3:
+        line = agent.stdout.readline()
+        assert line and time.monotonic() < deadline, "".join(seen)[-2000:]
+        seen.append(line)
+    started_waiting = time.monotonic()
+    agent.send_signal(signal.SIGTERM)
+    rest, _ = agent.communicate(timeout=30)
+    err = "".join(seen) + rest
+    assert agent.returncode == 0, err[-2000:]
+    assert time.monotonic() - started_waiting < 10
+    tries = [line for line in err.splitlines() if "does not answer" in line]
+    assert 3 <= len(tries) <= 4, err[-2000:]  # one per polling interval
+    assert f"host https://127.0.0.1:{port}/wsman?auth=basic does not answer" in tries[0]
+    assert "Traceback" not in err and "pw\n" not in err
