@@ -35,6 +35,9 @@ from winstackers.neutron.agent.tracker import PortTracker, Tracked
 
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
+#: Ports per ``security_group_info_for_devices`` call of a security-only
+#: refresh (:meth:`Wiring.refresh_security`).
+SECURITY_BATCH = 200
 #: How secgroups.port_security starts the notes about a group's rules.
 GROUP_NOTE = "security group "
 GROUP_SCOPE = ""
@@ -185,7 +188,7 @@ class Wiring:
         members changed; returns the host writes made.
 
         Neutron is asked only ``security_group_info_for_devices`` (one call
-        per batch): the rest of what it said of each port is the same, so
+        per :data:`SECURITY_BATCH` ports): the rest of what it said of each port is the same, so
         the port is not re-bound (which would set it BUILD until reported
         up again) and nothing is reported unless a port's up/down changes.
         A port whose ACLs come out the same costs reads only.  Ports not
@@ -198,7 +201,9 @@ class Wiring:
         known = [name for name in wanted if name in self._infos]
         writes = self.wire(set(wanted) - set(known)) if len(known) < len(wanted) else 0
         failed: list[tuple[str, Exception]] = []
-        for batch in chunks(known, self.batch_size):
+        # Larger batches than for wiring: the answer carries each group's
+        # rules and members once, however many of its ports are asked about.
+        for batch in chunks(known, max(self.batch_size, SECURITY_BATCH)):
             security = SecurityInfo.from_rpc(self.rpc("security_group_info_for_devices",
                                                       list(batch)))
             bindings = [bind(self._infos[name], self.view, security, self._rules.get(name))
