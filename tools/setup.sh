@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Set up a Winstackers development machine (Debian): the services the
 # functional tests and the demo use (MariaDB, RabbitMQ), installed from
-# Debian's packages where missing and started where not running, and a
-# virtualenv in .venv with Winstackers and its test tools.
+# Debian's packages where missing and started where not running; the tools
+# the compute driver's tests run (Samba's smbd, genisoimage), installed
+# where missing; and a virtualenv in .venv with Winstackers and its test
+# tools.
 # Idempotent: running it again changes nothing that is already in place.
 set -euo pipefail
 
@@ -57,6 +59,17 @@ ensure_rabbitmq() {
     wait_port 5672 RabbitMQ
 }
 
+# The compute driver's tests start a private smbd (the SMB file channel,
+# tests/nova/test_disks.py: it is never started as a system service here)
+# and build config drives with nova's ConfigDriveBuilder, which runs
+# genisoimage.
+ensure_compute_tools() {
+    local missing=()
+    command -v smbd >/dev/null || [ -x /usr/sbin/smbd ] || missing+=(samba)
+    command -v genisoimage >/dev/null || missing+=(genisoimage)
+    if [ "${#missing[@]}" -gt 0 ]; then apt_install "${missing[@]}"; fi
+}
+
 # uwsgi (the neutron extra: it serves neutron's API in the functional tests)
 # is built from source by pip: it needs a C compiler and Python's headers.
 ensure_build_tools() {
@@ -93,5 +106,6 @@ if [ "${WINSTACKERS_SKIP_SERVICES:-0}" != 1 ]; then
     ensure_mariadb
     ensure_rabbitmq
 fi
+ensure_compute_tools
 ensure_venv
 log "ready"

@@ -12,6 +12,7 @@ import inspect
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import os_traits
@@ -31,6 +32,8 @@ from winstackers.hyperv.vmstate import PowerState
 from winstackers.hyperv.vnics import VNics
 from winstackers.nova.driver import HyperVDriver
 
+from .images import Glance
+
 HOST = "WIN-HV-EMU01"
 
 
@@ -49,11 +52,14 @@ class RecordingVirtAPI(fake.FakeVirtAPI):  # type: ignore[misc]
 
 
 class Lab:
-    """A driver on a fresh emulated host, and the host seen through the library."""
+    """A driver on a fresh emulated host keeping its files in *files_root*,
+    images from nova's GlanceFixture, and the host seen through the library."""
 
-    def __init__(self) -> None:
-        url = f"emulator://nova-driver-{uuid.uuid4().hex[:8]}"
+    def __init__(self, files_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.files_root = files_root
+        url = f"emulator://nova-driver-{uuid.uuid4().hex[:8]}?files={files_root}"
         CONF.set_override("url", url, group="hyperv_host")
+        self.glance = Glance(monkeypatch)
         self.session: Session = connect(url)
         host = getattr(self.session, "emulated_host", None)
         assert isinstance(host, EmulatedHost)
@@ -66,16 +72,21 @@ class Lab:
 
     def instance(self, vcpus: int = 2, memory_mb: int = 2048,
                  extra_specs: dict[str, str] | None = None,
-                 os_type: str | None = None) -> Any:
-        flavor = objects.Flavor(vcpus=vcpus, memory_mb=memory_mb, root_gb=0, ephemeral_gb=0,
-                                swap=0, extra_specs=extra_specs or {}, name="m1.test")
+                 os_type: str | None = None, root_gb: int = 0, ephemeral_gb: int = 0,
+                 config_drive: bool = False) -> Any:
+        flavor = objects.Flavor(vcpus=vcpus, memory_mb=memory_mb, root_gb=root_gb,
+                                ephemeral_gb=ephemeral_gb, swap=0,
+                                extra_specs=extra_specs or {}, name="m1.test")
         return objects.Instance(id=next(self._ids), uuid=str(uuid.uuid4()), flavor=flavor,
-                                os_type=os_type, host="compute1", node=HOST)
+                                os_type=os_type, host="compute1", node=HOST,
+                                config_drive="True" if config_drive else "", launched_at=None,
+                                system_metadata={})
 
     def spawn(self, instance: Any, properties: dict[str, str] | None = None,
-              vifs: list[Any] | None = None, power_on: bool = True) -> None:
-        image = objects.ImageMeta.from_dict({"id": str(uuid.uuid4()), "name": "img",
-                                             "properties": properties or {}})
+              vifs: list[Any] | None = None, power_on: bool = True,
+              image: Any = None) -> None:
+        image = image or self.glance.add(properties=properties)
+        instance.image_ref = image.id
         self.driver.spawn(None, instance, image, [], "pw", {},
                           network_info=network_model.NetworkInfo(vifs or []),
                           power_on=power_on)
@@ -83,6 +94,7 @@ class Lab:
     def close(self) -> None:
         self.driver.cleanup_host("compute1")
         self.session.close()
+        self.glance.close()
         CONF.clear_override("url", group="hyperv_host")
         forget_shared_hosts()
 
@@ -93,8 +105,8 @@ def vif(vif_type: str = "hyperv", active: bool = True) -> Any:
 
 
 @pytest.fixture
-def lab() -> Iterator[Lab]:
-    made = Lab()
+def lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Lab]:
+    made = Lab(tmp_path, monkeypatch)
     yield made
     made.close()
 

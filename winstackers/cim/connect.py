@@ -17,7 +17,10 @@ URL                                    session
 
 Query parameters tune the emulator: ``latency``, ``job_delay``,
 ``job_failure_rate``, ``transport_error_rate`` (floats) and ``seed`` (int),
-e.g. ``emulator://lab?job_delay=0.05``.  For WS-Management: ``auth``
+e.g. ``emulator://lab?job_delay=0.05``; ``files=DIR`` keeps the host's
+disk and ISO files as real files in the local directory DIR (see
+:mod:`winstackers.emulator.hyperv.filesroot`; for a shared or saved host,
+the first session's ``files`` wins).  For WS-Management: ``auth``
 (``negotiate`` (default), ``ntlm``, ``kerberos``, ``credssp``, ``basic``;
 client certificates are not supported yet), ``verify`` (``true``
 (default), ``false``, or the path of a CA bundle), ``insecure`` (allow
@@ -30,7 +33,7 @@ from __future__ import annotations
 
 import threading
 from typing import Any
-from urllib.parse import parse_qs, urlsplit, urlunsplit
+from urllib.parse import parse_qs, parse_qsl, urlsplit, urlunsplit
 
 from winstackers.cim.api import Session
 from winstackers.cim.errors import InvalidParameter, NotSupported
@@ -79,7 +82,7 @@ def fault_plan_options(url: str, query: str) -> dict[str, Any]:
         if name not in _FAULT_OPTIONS:
             raise InvalidParameter(where=f"host URL {redact(url)}",
                                    detail=f"unknown option {name!r}; known: "
-                                          f"{', '.join(sorted(_FAULT_OPTIONS))}")
+                                          f"{', '.join(sorted(_FAULT_OPTIONS))}, files")
         try:
             options[name] = _FAULT_OPTIONS[name](values[-1])
         except ValueError:
@@ -137,27 +140,47 @@ def _connect_emulator(url: str, name: str, path: str, query: str) -> Session:
     from pathlib import Path
 
     from winstackers.cim.transports.emulated import EmulatedSession
+    from winstackers.emulator.hyperv.config import HostConfig
     from winstackers.emulator.hyperv.faults import FaultPlan
     from winstackers.emulator.hyperv.host import EmulatedHost
 
+    files, query = _files_option(url, query)
     try:
         faults = FaultPlan(**fault_plan_options(url, query))
     except ValueError as exc:
         raise InvalidParameter(where=f"host URL {redact(url)}", detail=str(exc)) from None
+    config = HostConfig(files_root=files)
     if path and path != "/":
         key = f"file:{Path(path).resolve()}"
         with _SHARED_LOCK:
             if key not in _SHARED:
-                _SHARED[key] = (EmulatedHost.load(path, faults, autosave=True)
+                _SHARED[key] = (EmulatedHost.load(path, faults, autosave=True, files_root=files)
                                 if Path(path).exists() else
-                                EmulatedHost(faults=faults, state_file=path))
+                                EmulatedHost(config, faults=faults, state_file=path))
             return EmulatedSession(_SHARED[key])
     if not name:
-        return EmulatedSession(EmulatedHost(faults=faults))
+        return EmulatedSession(EmulatedHost(config, faults=faults))
     with _SHARED_LOCK:
         if name not in _SHARED:
-            _SHARED[name] = EmulatedHost(faults=faults)
+            _SHARED[name] = EmulatedHost(config, faults=faults)
         return EmulatedSession(_SHARED[name])
+
+
+def _files_option(url: str, query: str) -> tuple[str | None, str]:
+    """The ``files`` option of an emulator URL (an existing directory, made
+    absolute) and the query without it."""
+    from pathlib import Path
+    from urllib.parse import urlencode
+
+    pairs = parse_qsl(query, keep_blank_values=True)
+    given = [value for key, value in pairs if key == "files"]
+    rest = urlencode([(key, value) for key, value in pairs if key != "files"])
+    if not given:
+        return None, rest
+    if not given[-1] or not Path(given[-1]).is_dir():
+        raise InvalidParameter(where=f"host URL {redact(url)}",
+                               detail=f"option files={given[-1]!r} is not an existing directory")
+    return str(Path(given[-1]).resolve()), rest
 
 
 def forget_shared_hosts() -> None:

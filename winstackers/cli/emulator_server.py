@@ -13,7 +13,10 @@ listener is plain HTTP (clients need ``insecure=1``): for loopback only.
 The password is read from ``--password-file`` (its first line) or the
 ``WINSTACKERS_EMULATOR_PASSWORD`` environment variable, never from the
 command line, where other users could read it.  ``--state FILE`` loads the
-host from FILE when it exists and saves every change to it.  SIGTERM and
+host from FILE when it exists and saves every change to it.  ``--files DIR``
+keeps the host's disk and ISO files as real files in DIR (see
+:mod:`winstackers.emulator.hyperv.filesroot`), e.g. for a Samba share to
+export, as a Windows host's share exports its instances folder.  SIGTERM and
 SIGINT stop the listener cleanly (connections closed, state saved).  The
 admin endpoint (``/winstackers/counters``, ``/winstackers/faults``) is
 described in :mod:`winstackers.emulator.wsman.admin`.
@@ -30,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from winstackers.cim.errors import InvalidParameter
+from winstackers.emulator.hyperv.config import HostConfig
 from winstackers.emulator.hyperv.host import EmulatedHost
 
 PASSWORD_VARIABLE = "WINSTACKERS_EMULATOR_PASSWORD"
@@ -43,6 +47,8 @@ def add_parser(commands: Any) -> None:
                         help="address and port to listen on (default 127.0.0.1:5985)")
     parser.add_argument("--state", metavar="FILE",
                         help="keep the host in FILE: loaded if it exists, saved on every change")
+    parser.add_argument("--files", metavar="DIR",
+                        help="keep the host's disk and ISO files as real files in DIR")
     parser.add_argument("--tls-cert", metavar="PEM", help="serve HTTPS with this certificate")
     parser.add_argument("--tls-key", metavar="PEM", help="the certificate's private key")
     parser.add_argument("--user", default="winstackers", help="Basic auth user name")
@@ -61,7 +67,9 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidParameter(where="--tls-key", detail="needs --tls-cert")
     password = read_password(args.password_file, os.environ)
     listen = parse_listen(args.listen)
-    host = load_host(args.state)
+    if args.files and not Path(args.files).is_dir():
+        raise InvalidParameter(where=f"--files {args.files}", detail="not an existing directory")
+    host = load_host(args.state, str(Path(args.files).resolve()) if args.files else None)
     try:
         server = serve(host, listen, username=args.user, password=password,
                        tls_cert=args.tls_cert, tls_key=args.tls_key)
@@ -114,13 +122,12 @@ def read_password(path: str | None, environ: Mapping[str, str]) -> str:
     return password
 
 
-def load_host(state: str | None) -> EmulatedHost:
-    """The host kept in *state* (new when the file does not exist yet)."""
-    if not state:
-        return EmulatedHost()
-    if Path(state).exists():
-        return EmulatedHost.load(state, autosave=True)
-    return EmulatedHost(state_file=state)
+def load_host(state: str | None, files: str | None = None) -> EmulatedHost:
+    """The host kept in *state* (new when the file does not exist yet), its
+    files in the directory *files* when given."""
+    if state and Path(state).exists():
+        return EmulatedHost.load(state, autosave=True, files_root=files)
+    return EmulatedHost(HostConfig(files_root=files), state_file=state or None)
 
 
 def wait_for_stop_signal() -> None:

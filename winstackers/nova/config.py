@@ -30,7 +30,17 @@ COMPUTE_OPTS = [
                help="The Hyper-V generation of an instance whose image has no "
                     "hw_machine_type property ('hyperv-gen1' or 'hyperv-gen2')."),
     cfg.StrOpt("instances_path", default="C:\\OpenStack\\Instances",
-               help="The folder on the Hyper-V host where instances' files are kept."),
+               help="The folder on the Hyper-V host where instances' files are kept: "
+                    "one folder per instance (root.vhdx, ephemeral.vhdx, "
+                    "configdrive.iso) and the image cache in _base."),
+    cfg.StrOpt("instances_share",
+               help="The SMB share that exports instances_path, as \\\\HOST\\SHARE "
+                    "(e.g. \\\\hv01\\Instances). Required when [hyperv_host] url is "
+                    "https:// or http://: nova-compute copies images and config drives to "
+                    "the host through it, as the [hyperv_host] url's user with "
+                    "[hyperv_host] password (the WinRM account). Not used with local://."),
+    cfg.PortOpt("instances_share_port", default=445,
+                help="The TCP port of instances_share's SMB server."),
 ]
 
 

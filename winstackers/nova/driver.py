@@ -26,20 +26,30 @@ What an instance is on the host:
   the switch port; nova's os-vif refuses that type, so the driver plugs it
   itself and refuses any other type.
 
+- disks (:mod:`.instancedisks`): a root disk differencing the image, kept
+  once per host in an image cache (:mod:`.imagecache`; ``vhd`` and
+  ``vhdx`` images only), grown to the flavor's root disk; an ephemeral
+  disk; a config drive ISO when nova asks for one (:mod:`.configdrive`);
+  all in the instance's folder under ``[hyperv_compute] instances_path``.
+
+Files reach the host through a file channel (:mod:`winstackers.files`),
+chosen from ``[hyperv_host] url``: local paths on the host itself, the
+SMB share ``[hyperv_compute] instances_share`` from Linux.
+
 Power operations map to Hyper-V's: soft reboot and power off shut the
 guest down through its integration services with a timeout, then turn it
 off; hard reboot resets it; suspend saves its state; pause pauses it.
 
 Not implemented yet (nova then reports the operation as not supported):
-images and disks (the VM has no root disk), config drive, console output,
-migrations, snapshots, volumes.
+swap disks, volumes, console output, migrations, snapshots, cleaning the
+image cache (``manage_image_cache``).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -51,17 +61,21 @@ from nova.conf import CONF
 from nova.objects import fields as obj_fields
 from nova.virt import driver, hardware
 from oslo_serialization import jsonutils
-from oslo_utils import versionutils
+from oslo_utils import excutils, versionutils
 
 from winstackers.cim import connect, redact
 from winstackers.cim.api import Session
 from winstackers.cim.errors import CimError
+from winstackers.files import FileChannel, FileChannelError, open_channel
+from winstackers.hyperv.disks import Images
 from winstackers.hyperv.errors import InvalidDesiredState, VMNotFound, VNicNotFound
 from winstackers.hyperv.hostinfo import HostInfo, read_boot_time, read_disk_space, read_host_info
 from winstackers.hyperv.vms import VMs
 from winstackers.hyperv.vmstate import PowerState, VMInfo, VMSpec
 from winstackers.hyperv.vnics import VNics
 from winstackers.nova import config
+from winstackers.nova.imagecache import ImageCache, disk_format_of
+from winstackers.nova.instancedisks import ConfigDriveContent, InstanceDisks
 
 LOG = logging.getLogger(__name__)
 VIF_TYPE_HYPERV = "hyperv"
@@ -90,30 +104,78 @@ class HyperVDriver(driver.ComputeDriver):  # type: ignore[misc]
         **driver.ComputeDriver.capabilities,
         "supports_attach_interface": True,
         "supports_secure_boot": True,
+        "supports_image_type_vhd": True,
+        "supports_image_type_vhdx": True,
     }
 
     def __init__(self, virtapi: Any, read_only: bool = False) -> None:
         super().__init__(virtapi)
         self._session: Session | None = None
         self._host_info: HostInfo | None = None
+        self._channel: FileChannel | None = None
+        self._image_cache: ImageCache | None = None
+        self._disks: InstanceDisks | None = None
         self._lock = threading.Lock()
 
     # -- the host ---------------------------------------------------------------------
     def init_host(self, host: str) -> None:
-        """Connect to the Hyper-V host and read its facts.
+        """Connect to the Hyper-V host, read its facts and choose the file
+        channel to its instances folder.
 
         :raises CimError: when the host cannot be reached or read (nova-compute
             then stops, saying why).
+        :raises InvalidConfiguration: when the file channel's options are
+            missing or wrong (naming them).
         """
         self._host_info = info = read_host_info(self.session)
+        LOG.info("Hyper-V host %s: instances' files through %s", info.name, self.channel.where)
         LOG.info("Hyper-V host %s: %s, %d logical processors, %d MB", info.name,
                  info.os_caption, info.logical_processors, info.memory_total_mb)
 
     def cleanup_host(self, host: str) -> None:
-        """Close the host session."""
+        """Close the host session and the file channel."""
+        if self._channel is not None:
+            self._channel.close()
+            self._channel = None
+            self._image_cache = self._disks = None
         if self._session is not None:
             self._session.close()
             self._session = None
+
+    @property
+    def channel(self) -> FileChannel:
+        """The file channel to the host's instances folder, from
+        ``[hyperv_host] url`` (:func:`winstackers.files.open_channel`)."""
+        session = self.session
+        with self._lock:
+            if self._channel is None:
+                compute = CONF.hyperv_compute
+                try:
+                    self._channel = open_channel(
+                        CONF.hyperv_host.url, session=session,
+                        password=CONF.hyperv_host.password,
+                        instances_path=compute.instances_path, share=compute.instances_share,
+                        share_port=compute.instances_share_port)
+                except FileChannelError as exc:
+                    raise exception.InvalidConfiguration(str(exc)) from exc
+            return self._channel
+
+    @property
+    def image_cache(self) -> ImageCache:
+        """The host's image cache (:mod:`.imagecache`)."""
+        if self._image_cache is None:
+            self._image_cache = ImageCache(self.channel, Images(self.session),
+                                           CONF.hyperv_compute.instances_path)
+        return self._image_cache
+
+    @property
+    def disks(self) -> InstanceDisks:
+        """The instances' folders and disks (kept: it caches the host's
+        default drive and image settings)."""
+        if self._disks is None:
+            self._disks = InstanceDisks(self.session, self.channel, self.image_cache,
+                                        CONF.hyperv_compute.instances_path)
+        return self._disks
 
     @property
     def session(self) -> Session:
@@ -237,20 +299,67 @@ class HyperVDriver(driver.ComputeDriver):  # type: ignore[misc]
               admin_password: Any, allocations: Any, network_info: Any = None,
               block_device_info: Any = None, power_on: bool = True,
               accel_info: Any = None) -> None:
-        """Define the VM, add a network adapter per VIF, wait for neutron to
-        say the ports are plugged, start it."""
+        """Fetch the image into the host's cache, define the VM, make and
+        attach its disks, add a network adapter per VIF, wait for neutron to
+        say the ports are plugged, start it.  What was made is removed when
+        a step fails.
+
+        :raises ImageUnacceptable: an image that is not vhd/vhdx or asks for
+            what Hyper-V cannot do; before anything is made.
+        """
         spec = vm_spec(instance, image_meta)
+        disk_format_of(image_meta)
         vifs = list(network_info or [])
         for vif in vifs:
             _check_vif(instance, vif)
         LOG.info("spawning instance %s as generation %d VM %s", instance.uuid,
                  spec.generation, spec.name)
-        with self._wait_for_plugged(instance, vifs):
-            self._host_call(instance, self.vms.ensure, spec)
-            for vif in vifs:
-                self._host_call(instance, self.vnics.add, spec.name, vif["id"], vif["address"])
-        if power_on:
-            self._host_call(instance, self.vms.start, spec.name)
+        image = self._host_call(instance, self.image_cache.fetch, context, image_meta)
+        content = ConfigDriveContent(injected_files, admin_password, network_info)
+        try:
+            with self._wait_for_plugged(instance, vifs):
+                self._host_call(instance, self.vms.ensure, spec)
+                self._host_call(instance, self.disks.create, context, instance, spec.name,
+                                image, content)
+                for vif in vifs:
+                    self._host_call(instance, self.vnics.add, spec.name, vif["id"],
+                                    vif["address"])
+            if power_on:
+                self._host_call(instance, self.vms.start, spec.name)
+        except Exception:
+            with excutils.save_and_reraise_exception():
+                self._undo_spawn(instance)
+
+    def _undo_spawn(self, instance: Any) -> None:
+        """Remove the VM and the folder of a spawn that failed (best effort:
+        what cannot be removed is logged, the spawn's own error is raised)."""
+        actions: list[tuple[str, Callable[[], None]]] = [
+            ("VM", lambda: self.vms.destroy(instance.name)),
+            ("folder", lambda: self.disks.remove(instance))]
+        for what, action in actions:
+            try:
+                action()
+            except VMNotFound:
+                continue
+            except (CimError, FileChannelError) as exc:
+                LOG.warning("instance %s: could not remove the %s of a failed spawn: %s",
+                            instance.uuid, what, exc)
+
+    def cache_image(self, context: Any, image_id: str) -> bool:
+        """Fetch an image into the host's cache (nova's image pre-caching);
+        whether it was fetched now.
+
+        :raises ImageUnacceptable: an image that is not vhd/vhdx.
+        """
+        from nova import objects
+        from nova.image import glance
+
+        image_meta = objects.ImageMeta.from_dict(glance.API().get(context, image_id))
+        try:
+            return self.image_cache.fetch(context, image_meta).fetched
+        except FileChannelError as exc:
+            raise exception.NovaException(f"image {image_id}: the Hyper-V host's files: "
+                                          f"{exc}") from exc
 
     @contextmanager
     def _wait_for_plugged(self, instance: Any, vifs: list[Any]) -> Iterator[None]:
@@ -282,23 +391,34 @@ class HyperVDriver(driver.ComputeDriver):  # type: ignore[misc]
     def destroy(self, context: Any, instance: Any, network_info: Any,
                 block_device_info: Any = None, destroy_disks: bool = True,
                 destroy_secrets: bool = True) -> None:
-        """Turn the VM off and delete it (its network adapters go with it);
-        nothing to do when it is gone already."""
+        """Turn the VM off and delete it (its network adapters go with it),
+        then, with *destroy_disks*, remove the instance's folder and its
+        disks; nothing to do for what is gone already."""
         try:
             self.vms.destroy(instance.name)
+            LOG.info("instance %s: VM %s destroyed", instance.uuid, instance.name)
         except VMNotFound:
-            LOG.info("instance %s: no VM %s on the host, nothing to destroy", instance.uuid,
-                     instance.name)
-            return
+            LOG.info("instance %s: no VM %s on the host", instance.uuid, instance.name)
         except CimError as exc:
             raise exception.InstanceTerminationFailure(reason=str(exc)) from exc
-        LOG.info("instance %s: VM %s destroyed", instance.uuid, instance.name)
+        if destroy_disks:
+            self._remove_folder(instance)
+
+    def _remove_folder(self, instance: Any) -> None:
+        try:
+            self.disks.remove(instance)
+        except FileChannelError as exc:
+            raise exception.InstanceTerminationFailure(
+                reason=f"the instance's folder on the host: {exc}") from exc
 
     def cleanup(self, context: Any, instance: Any, network_info: Any,
                 block_device_info: Any = None, destroy_disks: bool = True,
                 migrate_data: Any = None, destroy_vifs: bool = True,
                 destroy_secrets: bool = True) -> None:
-        """Nothing is left after :meth:`destroy` (no disks or files yet)."""
+        """Remove the instance's folder with *destroy_disks* (what
+        :meth:`destroy` has not removed already)."""
+        if destroy_disks:
+            self._remove_folder(instance)
 
     # -- power ---------------------------------------------------------------------------
     def reboot(self, context: Any, instance: Any, network_info: Any, reboot_type: str,
@@ -415,6 +535,9 @@ class HyperVDriver(driver.ComputeDriver):  # type: ignore[misc]
         except CimError as exc:
             raise exception.NovaException(
                 f"instance {instance.uuid}: the Hyper-V host refused: {exc}") from exc
+        except FileChannelError as exc:
+            raise exception.NovaException(
+                f"instance {instance.uuid}: the Hyper-V host's files: {exc}") from exc
 
 
 def _drive_of(path: str) -> str:

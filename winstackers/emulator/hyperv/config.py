@@ -55,6 +55,9 @@ class HostConfig:
     #: and the space used on it when the host starts.
     disk_gb: int = 2048
     disk_used_gb: int = 120
+    #: A local directory holding the host's disk and ISO files as real
+    #: files (see :mod:`.filesroot`); None keeps them in memory.
+    files_root: str | None = None
 
     def __post_init__(self) -> None:
         if not self.name:

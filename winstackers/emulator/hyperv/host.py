@@ -16,6 +16,7 @@ state (:meth:`save`, :meth:`load`).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import tempfile
@@ -70,8 +71,9 @@ class EmulatedHost:
         self.store = Store(self.schema, self.namespace)
         self.clock = clock
         self.jobs = JobQueue(self.store, clock)
-        #: The host's virtual hard disk and ISO files, by path.
-        self.files = imagefiles.ImageFiles()
+        #: The host's virtual hard disk and ISO files, by path (also real
+        #: files in ``config.files_root`` when it is set).
+        self.files = imagefiles.ImageFiles(self.config.files_root)
         self.flows: dict[str, packets.FlowTable] = {}
         #: When each running VM was last started (clock seconds), for Uptime.
         self.started_at: dict[Reference, float] = {}
@@ -281,8 +283,9 @@ class EmulatedHost:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], faults: FaultPlan | None = None,
-             *, autosave: bool = False) -> EmulatedHost:
-        """A host with the state saved at *path*.
+             *, autosave: bool = False, files_root: str | None = None) -> EmulatedHost:
+        """A host with the state saved at *path* (its files in *files_root*
+        when given, else where the saved state says).
 
         Jobs still running when the state was saved are lost: on a real host
         they would not survive a restart of the management service either.
@@ -295,8 +298,10 @@ class EmulatedHost:
             if data["version"] != STATE_VERSION:
                 raise InvalidParameter(where=where, detail=f"version {data['version']}, "
                                        f"expected {STATE_VERSION}")
-            host = cls(HostConfig.from_dict(data["config"]), faults,
-                       state_file=path if autosave else None)
+            config = HostConfig.from_dict(data["config"])
+            if files_root is not None:
+                config = dataclasses.replace(config, files_root=files_root)
+            host = cls(config, faults, state_file=path if autosave else None)
             with host._lock:
                 host.store.load(data["instances"])
                 host.files.load(data.get("files", []))

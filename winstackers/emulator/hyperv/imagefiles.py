@@ -5,11 +5,14 @@ creates and reads them by path, and a VM's disk or DVD image names one in
 its HostResource.  The emulator keeps a table of the files it knows:
 virtual hard disks made by CreateVirtualHardDisk, and files put there by
 the host model (:func:`register`, ``EmulatedHost.add_file``), as the
-operator (or a future file channel) would copy an ISO onto the host.
+operator (or the compute driver's file channel) would copy an ISO onto the
+host.  With a files root the files are also real files in a directory
+(:mod:`.filesroot`, which says how they are laid out and read).
 
 Paths are fully qualified (``C:\\...`` or ``\\\\server\\share\\...``, as the
 image service's pages ask: "the fully qualified path") and compared without
-regard to case, as Windows compares them.  Directories are not modelled.
+regard to case, as Windows compares them.  Directories are not modelled in
+memory; with a files root they are real.
 
 Facts (Microsoft Learn, hyperv_v2 unless noted):
 
@@ -31,12 +34,17 @@ physical for VHDX and 512 for VHD; block size 32 MiB (VHDX), 2 MiB (VHD).
 
 from __future__ import annotations
 
+import os
 import re
 import uuid
 from dataclasses import asdict, dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from winstackers.cim.errors import InvalidParameter
+
+if TYPE_CHECKING:
+    from winstackers.emulator.hyperv.filesroot import FilesRoot
 
 VHD, VHDX = 2, 3
 FIXED, DYNAMIC, DIFFERENCING = 2, 3, 4
@@ -102,23 +110,86 @@ def round_to_sector(size: int, sector: int) -> int:
 
 
 class ImageFiles:
-    """The files of one host, by case-insensitive path."""
+    """The files of one host, by case-insensitive path.
 
-    def __init__(self) -> None:
+    With a *root* directory (:mod:`.filesroot`) each file is also a real
+    file there: a file that disappeared from the directory is gone from the
+    host, and a file that appeared (or changed) is read from it when looked
+    up by path.  Differencing disks are found as children of their parent
+    (:meth:`children_of`) once the host knows them: made here, saved with
+    the state, or looked up by path.
+    """
+
+    def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
         self._files: dict[str, ImageFile] = {}
+        self._stamps: dict[str, tuple[int, int]] = {}
+        self._disk: FilesRoot | None = None
+        if root is not None:
+            from winstackers.emulator.hyperv.filesroot import FilesRoot
+            self._disk = FilesRoot(root)
+
+    @property
+    def root(self) -> Path | None:
+        """The directory holding the files, or None (in memory)."""
+        return self._disk.root if self._disk else None
+
+    def local_path(self, path: str) -> Path:
+        """Where the host's *path* is in :attr:`root`.
+
+        :raises ValueError: without a root, or for a path that is not
+            fully qualified.
+        """
+        if self._disk is None:
+            raise ValueError("the emulated host keeps its files in memory (no files root)")
+        return self._disk.local_path(path)
+
+    def folder_exists(self, path: str) -> bool:
+        """Whether the folder of *path* exists (always, in memory)."""
+        return self._disk is None or self._disk.folder_exists(path)
 
     def find(self, path: str | None) -> ImageFile | None:
         """The file at *path*, or None."""
-        return self._files.get(path.lower()) if path else None
+        if not path:
+            return None
+        key = path.lower()
+        if self._disk is None:
+            return self._files.get(key)
+        stamp = self._disk.stamp(path)
+        if stamp is None:
+            self._files.pop(key, None)
+            self._stamps.pop(key, None)
+            return None
+        if key not in self._files or self._stamps.get(key) != stamp:
+            learned = self._disk.read(path)
+            if learned is None:
+                self._files.pop(key, None)
+                return None
+            self._files[key], self._stamps[key] = learned, stamp
+        return self._files[key]
 
-    def add(self, image: ImageFile) -> None:
-        """Keep *image*; the caller has checked its path is free."""
+    def add(self, image: ImageFile, *, make_folders: bool = False) -> None:
+        """Keep *image*; the caller has checked its path is free (and, with
+        a root, its folder exists unless *make_folders*)."""
         self._files[image.path.lower()] = image
+        self._write(image, make_folders)
+
+    def resize(self, image: ImageFile, size: int) -> None:
+        """Give *image* a new MaxInternalSize (see :meth:`ImageFile.resized`)."""
+        image.resized(size)
+        self._write(image, False)
+
+    def _write(self, image: ImageFile, make_folders: bool) -> None:
+        if self._disk is not None:
+            self._disk.write(image, make_folders=make_folders)
+            stamp = self._disk.stamp(image.path)
+            if stamp is not None:
+                self._stamps[image.path.lower()] = stamp
 
     def children_of(self, path: str) -> list[ImageFile]:
         """The differencing disks whose parent is *path*."""
-        return [f for f in self._files.values()
-                if f.parent is not None and f.parent.lower() == path.lower()]
+        return [f for f in list(self._files.values())
+                if f.parent is not None and f.parent.lower() == path.lower()
+                and self.find(f.path) is f]
 
     def __len__(self) -> int:
         return len(self._files)
@@ -128,10 +199,12 @@ class ImageFiles:
         return [asdict(f) for f in self._files.values()]
 
     def load(self, rows: list[dict[str, Any]]) -> None:
-        """Replace the files with what :meth:`dump` produced."""
-        self._files = {}
+        """Replace the files with what :meth:`dump` produced (with a root,
+        a file missing from it is dropped when it is looked up)."""
+        self._files, self._stamps = {}, {}
         for row in rows:
-            self.add(ImageFile(**row))
+            image = ImageFile(**row)
+            self._files[image.path.lower()] = image
 
 
 def register(files: ImageFiles, path: str, kind: str, size: int, *,
@@ -166,5 +239,5 @@ def register(files: ImageFiles, path: str, kind: str, size: int, *,
                           disk_id=disk_id or str(uuid.uuid4()).upper(),
                           block_size=DEFAULT_BLOCK[fmt],
                           physical_sector_size=DEFAULT_PHYSICAL_SECTOR[fmt])
-    files.add(image)
+    files.add(image, make_folders=True)
     return image

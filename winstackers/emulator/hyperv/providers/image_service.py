@@ -31,7 +31,10 @@ other than 512 or 4096; a VHDX BlockSize that is not a power of two from
 1 MB to 256 MB (the [MS-VHDX] file format's rule,
 https://learn.microsoft.com/en-us/openspecs/windows_protocols/ms-vhdx/ec0e9d25-69e4-439e-806a-e0c23f0e1ae6);
 a missing file is 32779 and an ISO
-given to Get or Resize 32773.  Resizing refuses with 32775 a disk that an
+given to Get or Resize 32773.  With a files root (:mod:`..filesroot`),
+a Path whose folder does not exist is refused with 32773 (Microsoft does
+not say whether Hyper-V makes the folder; the emulator takes the stricter:
+the caller makes it).  Resizing refuses with 32775 a disk that an
 image of a VM not off names (Microsoft's generation 2 page says a boot
 VHDX can be resized while the VM runs; the method's page says offline:
 the emulator takes the stricter) and a disk that is the parent of a
@@ -117,6 +120,8 @@ def _new_image(host: EmulatedHost, settings: Instance) -> ImageFile:
         _bad(f"{where}: Path {path!r} does not end in {_EXTENSION[fmt]} (Format {fmt})")
     if host.files.find(path) is not None:
         _bad(f"{where}: the file {path!r} exists")
+    if not host.files.folder_exists(path):
+        _bad(f"{where}: the folder of {path!r} does not exist")
     logical, physical, block = _geometry(settings, fmt, where)
     size, parent = _size_and_parent(host, settings, fmt, disk_type, logical, where)
     disk_id = settings.get("VirtualDiskId") or model.new_guid()
@@ -198,7 +203,7 @@ def resize_virtual_hard_disk(host: EmulatedHost, target: Reference,
         _bad(f"{where}: parameter MaxInternalSize is required")
     _check_resizable(host, image, wanted, where)
     new_size = imagefiles.round_to_sector(wanted, image.logical_sector_size)
-    return Outcome({}, lambda: image.resized(new_size))
+    return Outcome({}, lambda: host.files.resize(image, new_size))
 
 
 def _check_resizable(host: EmulatedHost, image: ImageFile, wanted: int, where: str) -> None:
