@@ -106,14 +106,51 @@ def test_one_rule_added_or_removed_is_one_write_on_that_port_only(
     assert ports.read("port-b") == other
 
 
-def test_a_rule_replaced_at_the_same_weight_takes_two_writes(
+def test_a_rule_replaced_at_the_same_weight_is_rewritten_in_one_write(
         ports: SwitchPorts, vnic: str, emulated_host: EmulatedHost) -> None:
     ports.apply(vnic, wanted())
     rules = {r for r in security_group() if r.name != "ssh"}
     rules.add(AclRule("in", "allow", 100, "tcp", local_ports="2222", name="ssh"))
     changed = wanted(acls=frozenset(rules))
-    assert writes_of(emulated_host, lambda: ports.apply(vnic, changed)) == 2
+    assert writes_of(emulated_host, lambda: ports.apply(vnic, changed)) == 1
     assert ports.read(vnic) == changed
+
+
+class PacketsAtEveryCall(FaultPlan):
+    """Judges packets on a port before each host call (no faults)."""
+
+    def __init__(self, host: EmulatedHost, port: str, packets: list[Packet]) -> None:
+        super().__init__()
+        self.host, self.port, self.packets = host, port, packets
+        self.seen: list[list[bool]] = []
+
+    def before_call(self, host: str, operation: str) -> None:
+        if operation.endswith("FeatureSettings"):
+            self.seen.append([self.host.evaluate_packet(self.port, p).allowed
+                              for p in self.packets])
+
+
+def test_rules_that_move_never_leave_the_port_allowing_less_meanwhile(
+        ports: SwitchPorts, vnic: str, emulated_host: EmulatedHost) -> None:
+    # Every allow rule moves up one weight (a rule inserted below them), and
+    # a few go away: traffic both rule sets allow must pass at every step.
+    before = frozenset({AclRule("in", "deny", 1), AclRule("out", "deny", 1)}
+                       | {AclRule("in", "allow", 10 + i, "udp", local_ports=str(5000 + i))
+                          for i in range(8)})
+    after = frozenset({AclRule("in", "deny", 1), AclRule("out", "deny", 1),
+                       AclRule("in", "allow", 10, "tcp", local_ports="22")}
+                      | {AclRule("in", "allow", 11 + i, "udp", local_ports=str(5000 + i))
+                         for i in range(6)})
+    ports.apply(vnic, PortState(SWITCH, acls=before))
+    both = [Packet(INBOUND, "udp", VM_IP, "10.9.9.9", 5000 + i, 40000 + i) for i in range(6)]
+    watch = PacketsAtEveryCall(emulated_host, vnic, both)
+    emulated_host.faults = watch
+    ports.apply(vnic, PortState(SWITCH, acls=after))
+    emulated_host.faults = FaultPlan()
+    watch.seen.append([emulated_host.evaluate_packet(vnic, p).allowed for p in both])
+    assert len(watch.seen) == 3  # before the modify, before the remove, the end
+    assert all(all(step) for step in watch.seen), watch.seen
+    assert ports.read(vnic) == PortState(SWITCH, acls=after)
 
 
 @pytest.mark.parametrize("vlan", [Vlan(), Vlan.access(4094), Vlan.trunk([10, 20, 30], 10),

@@ -6,12 +6,13 @@ port's current settings (three reads), computes the difference from the
 desired :class:`~winstackers.hyperv.portstate.PortState`, and writes it with
 at most one call of each kind:
 
-1. ``RemoveFeatureSettings`` with every stale feature setting;
-2. ``AddResourceSettings`` (connect) or ``ModifyResourceSettings`` (move
+1. ``AddResourceSettings`` (connect) or ``ModifyResourceSettings`` (move
    to another vSwitch) for the connection, when needed;
-3. ``ModifyFeatureSettings`` with every single setting that changed;
-4. ``AddFeatureSettings`` with every new setting (one call carries many:
-   https://learn.microsoft.com/en-us/windows/win32/hyperv_v2/addfeaturesettings-msvm-virtualsystemmanagementservice).
+2. ``ModifyFeatureSettings`` with every single setting that changed and
+   every stale ACL rule rewritten in place into a new one;
+3. ``AddFeatureSettings`` with the new settings left (one call carries many:
+   https://learn.microsoft.com/en-us/windows/win32/hyperv_v2/addfeaturesettings-msvm-virtualsystemmanagementservice);
+4. ``RemoveFeatureSettings`` with the stale settings left.
 
 So a new port is connected and configured in two writes, applying the same
 state again makes none, and adding or removing one ACL rule makes one.
@@ -20,8 +21,14 @@ refuses a request larger than its ``MaxEnvelopeSizekb`` (500 KB by
 default: https://learn.microsoft.com/en-us/windows/win32/winrm/installation-and-configuration-for-windows-remote-management),
 and an ACL rule is about 1.3 KB on the wire, so a port with hundreds of
 rules is written in several calls of each kind.
-Stale settings go first, so a rule can take the weight of the one it
-replaces.  :meth:`apply` is idempotent, which makes retrying it safe: a
+Rewriting in place first means a port never goes without both a rule and
+the one replacing it (removing before adding left a moment where the port
+allowed less than either rule set); a new rule takes over the stale rule
+of its own direction and weight when there is one, so (direction, weight)
+stays unique at every step.  Microsoft documents ModifyFeatureSettings for
+feature settings in general; that it rewrites an extended ACL's every
+property is what the emulator does, not yet verified on a host.
+:meth:`apply` is idempotent, which makes retrying it safe: a
 failed job or a transport error is retried a bounded number of times.
 
 Reads: a port's connection is found by InstanceID prefix (a connection's
@@ -46,7 +53,7 @@ from winstackers.cim.values import Instance, Reference
 from winstackers.hyperv import portfeatures as pf
 from winstackers.hyperv.errors import OperationFailed, PortNotFound, SwitchNotFound
 from winstackers.hyperv.hostcalls import NIC, HostCalls, adapters_named, is_template, wql_string
-from winstackers.hyperv.portstate import PortState
+from winstackers.hyperv.portstate import AclRule, PortState
 
 LOG = logging.getLogger(__name__)
 CONNECTION = "Msvm_EthernetPortAllocationSettingData"
@@ -210,13 +217,32 @@ class SwitchPorts:
             plan.reconnect = True
 
     def _plan_acls(self, plan: Plan, view: PortView, desired: PortState) -> None:
+        """Stale rules are rewritten in place into new ones (one
+        ModifyFeatureSettings, checked by Hyper-V against the port as it is
+        after the whole call), so the port never lacks both the old and the
+        new rule; only what is left over is added, or removed.  A stale rule
+        becomes, first, the new rule of its own direction and weight, which
+        keeps (direction, weight) unique at every step."""
         present = {pf.acl_rule(f): f for f in view.features if f.class_name == pf.ACL}
-        for rule, feature in present.items():
-            if rule not in desired.acls and feature.path is not None:
-                plan.remove.append(feature.path)
+        stale = {rule: f for rule, f in present.items()
+                 if rule not in desired.acls and f.path is not None}
+        new = sorted(desired.acls - present.keys(), key=lambda r: (r.direction, r.weight))
+        by_slot = {(rule.direction, rule.weight): rule for rule in stale}
+        pairs: list[tuple[AclRule, AclRule]] = []
+        unpaired: list[AclRule] = []
+        for rule in new:
+            old = by_slot.pop((rule.direction, rule.weight), None)
+            if old is not None:
+                pairs.append((old, rule))
+            else:
+                unpaired.append(rule)
+        left = sorted(by_slot.values(), key=lambda r: (r.direction, r.weight))
+        reused = min(len(left), len(unpaired))  # then only adds, or only removes, remain
+        pairs += list(zip(left[:reused], unpaired[:reused], strict=True))
+        plan.modify += [stale[old].replace(**pf.acl_props(rule)) for old, rule in pairs]
         template = self._default(pf.ACL)
-        for rule in sorted(desired.acls - present.keys(), key=lambda r: (r.direction, r.weight)):
-            plan.add.append(template.replace(**pf.acl_props(rule)))
+        plan.add += [template.replace(**pf.acl_props(rule)) for rule in unpaired[reused:]]
+        plan.remove += [path for old in left[reused:] if (path := stale[old].path) is not None]
 
     # -- writing ------------------------------------------------------------
     def apply(self, port: str, desired: PortState) -> int:
@@ -251,8 +277,6 @@ class SwitchPorts:
 
     def _write(self, view: PortView, plan: Plan, desired: PortState) -> None:
         connection = view.connection
-        for batch in batches(plan.remove):
-            self._call("RemoveFeatureSettings", FeatureSettings=batch)
         if plan.connect is not None:
             connection = self._connect(view.nic, plan.connect, view.name)
         elif plan.reconnect and connection is not None:
@@ -268,6 +292,8 @@ class SwitchPorts:
             assert connection is not None
             self._call("AddFeatureSettings", AffectedConfiguration=connection.path,
                        FeatureSettings=batch)
+        for batch in batches(plan.remove):
+            self._call("RemoveFeatureSettings", FeatureSettings=batch)
 
     def _connect(self, nic: Instance, switch: Reference, name: str) -> Instance:
         assert nic.path is not None
