@@ -77,8 +77,9 @@ MAX_SETTINGS_PER_CALL = 100
 
 
 def batches(items: list[Any], size: int = MAX_SETTINGS_PER_CALL) -> list[list[Any]]:
-    """*items* in calls of at most *size*."""
-    return [items[start:start + size] for start in range(0, len(items), size)]
+    """*items* in calls of at most *size* (at least one each)."""
+    step = max(1, size)
+    return [items[start:start + step] for start in range(0, len(items), step)]
 
 
 @dataclass

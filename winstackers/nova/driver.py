@@ -249,8 +249,10 @@ class HyperVDriver(driver.ComputeDriver):  # type: ignore[misc]
     def update_provider_tree(self, provider_tree: Any, nodename: str,
                              allocations: Any = None) -> None:
         """VCPU, MEMORY_MB and DISK_GB inventories of the node.  Traits come
-        from :attr:`capabilities` (nova adds them itself)."""
-        info = read_host_info(self.session)
+        from :attr:`capabilities` (nova adds them itself).  The host's size
+        is the one last read (nova's resource tracker calls
+        :meth:`get_available_resource`, which reads it, just before)."""
+        info = self.host_info
         disk = read_disk_space(self.session, _drive_of(CONF.hyperv_compute.instances_path))
         ratios = self._get_allocation_ratios(provider_tree.data(nodename).inventory)
         totals = {orc.VCPU: (info.logical_processors, CONF.reserved_host_cpus),

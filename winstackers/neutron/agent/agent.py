@@ -247,7 +247,7 @@ class HyperVAgent:
         self.tracker.take()  # every port is wired below
         self.tracker.take_security()
         self.wiring.report([], sorted(vanished))
-        writes = self.wiring.wire(names, current, self.ports.connected_here())
+        writes = self.wiring.wire(names, current)
         self.needs_resync = False
         LOG.info("resync: %d vNICs, %d ports up, %d host writes", len(names),
                  self.tracker.count_up(), writes)

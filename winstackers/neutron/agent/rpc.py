@@ -185,7 +185,6 @@ class AgentRpcCallbacks:
         """QoS policies changed or were deleted (pushed objects)."""
         self.tracker.mark_qos_policies(str(obj.id) for obj in objects)
 
-
     def trunks_pushed(self, context: Any, resource_type: str,
                       objects: Sequence[Any], event_type: str) -> None:
         """Trunks were created or deleted: re-wire their parent ports."""

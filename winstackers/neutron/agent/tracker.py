@@ -52,14 +52,16 @@ class PortTracker:
         with self._lock:
             self._deleted.update(port_ids)
 
-    def _matching(self, test: object, attr: str) -> set[str]:
-        return {pid for pid, port in self._ports.items() if getattr(port, attr) == test}
+    def _having(self, attr: str, wanted: Iterable[object]) -> set[str]:
+        """Ports whose *attr* is one of *wanted* (call with the lock held)."""
+        values = set(wanted)
+        return {pid for pid, port in self._ports.items() if getattr(port, attr) in values}
 
     def mark_network(self, network_id: str, *, deleted: bool = False) -> None:
         """Re-wire (or, when it was deleted, disconnect) a network's ports."""
         with self._lock:
             (self._deleted if deleted else self._updated).update(
-                self._matching(network_id, "network_id"))
+                self._having("network_id", [network_id]))
 
     def mark_groups(self, group_ids: Iterable[str]) -> None:
         """Recompute the ACLs of ports depending on these security or
@@ -71,17 +73,13 @@ class PortTracker:
 
     def mark_qos_policies(self, policy_ids: Iterable[str]) -> None:
         """Re-wire ports under these QoS policies."""
-        wanted = set(policy_ids)
         with self._lock:
-            self._updated.update(pid for pid, port in self._ports.items()
-                                 if port.qos_policy_id in wanted)
+            self._updated.update(self._having("qos_policy_id", policy_ids))
 
     def mark_trunks(self, trunk_ids: Iterable[str]) -> None:
         """Re-wire the parent ports of these trunks."""
-        wanted = set(trunk_ids)
         with self._lock:
-            self._updated.update(pid for pid, port in self._ports.items()
-                                 if port.trunk_id in wanted)
+            self._updated.update(self._having("trunk_id", trunk_ids))
 
     def take(self) -> tuple[set[str], set[str]]:
         """The marks (updated, deleted) for ports present, cleared."""

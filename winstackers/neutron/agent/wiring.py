@@ -18,15 +18,15 @@ import logging
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Set
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
 from winstackers.cim.errors import CimError
 from winstackers.hyperv.errors import PortNotFound, SwitchNotFound
-from winstackers.hyperv.ports import RETRYABLE, SwitchPorts
+from winstackers.hyperv.ports import RETRYABLE, SwitchPorts, batches
 from winstackers.hyperv.portstate import PortState
 from winstackers.neutron.agent.binding import Binding, HostView, bind
 from winstackers.neutron.agent.portinfo import NO_ACTIVE_BINDING, PortInfo, SecurityInfo, is_bound
@@ -34,7 +34,6 @@ from winstackers.neutron.agent.rpc import PluginRpc
 from winstackers.neutron.agent.tracker import PortTracker, Tracked
 
 LOG = logging.getLogger(__name__)
-T = TypeVar("T")
 #: Ports per ``security_group_info_for_devices`` call of a security-only
 #: refresh (:meth:`Wiring.refresh_security`).
 SECURITY_BATCH = 200
@@ -70,12 +69,6 @@ class Outcome:
     writes: int = 0
     failure: Exception | None = None
     problem: str | None = None
-
-
-def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
-    """*items* in slices of at most *size*."""
-    for start in range(0, len(items), max(1, size)):
-        yield items[start:start + size]
 
 
 def is_host_failure(exc: CimError) -> bool:
@@ -125,12 +118,12 @@ class Wiring:
             raise RpcFailed(method, exc) from exc
 
     # -- the batch ------------------------------------------------------------
-    def wire(self, names: Iterable[str], current: Mapping[str, PortState] | None = None,
-             connected_here: Set[str] = frozenset()) -> int:
+    def wire(self, names: Iterable[str], current: Mapping[str, PortState] | None = None) -> int:
         """Wire the ports *names*; returns the host writes made.  With
         *current* (a resync), ports neutron no longer knows are disconnected
-        when Winstackers connected them (*connected_here*); others were
-        connected by hand, and are reported and left alone.
+        when Winstackers connected them (:meth:`SwitchPorts.connected_here`,
+        asked only when there are such ports); others were connected by
+        hand, and are reported and left alone.
 
         :raises RpcFailed: when neutron cannot be asked or told (the batches
             after it are left for the resync).
@@ -140,17 +133,16 @@ class Wiring:
         """
         writes = 0
         failed: list[tuple[str, Exception]] = []
-        for batch in chunks(sorted(set(names)), self.batch_size):
+        for batch in batches(sorted(set(names)), self.batch_size):
             try:
-                writes += self._wire_batch(batch, current, connected_here)
+                writes += self._wire_batch(batch, current)
             except HostCallsFailed as exc:
                 failed += exc.failed
         if failed:
             raise HostCallsFailed(failed)
         return writes
 
-    def _wire_batch(self, batch: Sequence[str], current: Mapping[str, PortState] | None,
-                    connected_here: Set[str] = frozenset()) -> int:
+    def _wire_batch(self, batch: Sequence[str], current: Mapping[str, PortState] | None) -> int:
         details = self.rpc("get_devices_details_list", batch)
         bound = [d for d in details if is_bound(d)]
         security = SecurityInfo.from_rpc(self.rpc(
@@ -170,6 +162,7 @@ class Wiring:
             jobs.append(partial(self._apply, binding, current))
         if current is not None:
             stale = self._stale(details, current)
+            connected_here = self.ports.connected_here() if stale else frozenset()
             for name in sorted(set(stale) - connected_here):
                 if self._first_time(name, "connected by hand"):
                     LOG.warning("vNIC %s is named like a neutron port that neutron does not "
@@ -203,7 +196,7 @@ class Wiring:
         failed: list[tuple[str, Exception]] = []
         # Larger batches than for wiring: the answer carries each group's
         # rules and members once, however many of its ports are asked about.
-        for batch in chunks(known, max(self.batch_size, SECURITY_BATCH)):
+        for batch in batches(known, max(self.batch_size, SECURITY_BATCH)):
             security = SecurityInfo.from_rpc(self.rpc("security_group_info_for_devices",
                                                       list(batch)))
             bindings = [bind(self._infos[name], self.view, security, self._rules.get(name))
