@@ -87,9 +87,8 @@ def test_security_group_holds_by_packets_and_follows_rule_changes(
 
     # ... and removed.  Each probe is a new connection (a new source port):
     # a connection the rule let in stays established, as on Hyper-V.  The
-    # agent rewrites the rules whose weights moved in two host calls
-    # (remove, then add), so the probe also waits for SSH to be back: in
-    # between, the port briefly allows less than either rule set.
+    # probe also asks that SSH still passes: the rules whose weights moved
+    # are rewritten, and SSH must hold throughout.
     client.request("DELETE", f"security-group-rules/{rule['id']}")
     source_ports = itertools.count(41001)
     until(lambda: not scenario.allowed(pid, tcp_in(port, 80, FROM_OUTSIDE, next(source_ports)))

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.hyperv.vm_fixtures import vms  # noqa: F401  (shared fixture)
 from winstackers.cim import Session, connect
 from winstackers.emulator.hyperv.host import EmulatedHost
 

@@ -24,19 +24,10 @@ from winstackers.hyperv.errors import (
     VMNotFound,
 )
 from winstackers.hyperv.vms import VMs
-from winstackers.hyperv.vmstate import VMSpec
 
 GIB = 1024 ** 3
 DIR = "C:\\winstackers-test"
 PIPE = "\\\\.\\pipe\\vm-2-console"
-
-
-@pytest.fixture
-def vms(session: Session) -> VMs:
-    vms = VMs(session)
-    vms.ensure(VMSpec("vm-2", generation=2))
-    vms.ensure(VMSpec("vm-1", generation=1))
-    return vms
 
 
 @pytest.fixture

@@ -10,19 +10,10 @@ from winstackers.cim import Instance, Session
 from winstackers.emulator.hyperv.host import EmulatedHost
 from winstackers.hyperv.errors import InvalidDesiredState, VMNotFound, VNicNotFound
 from winstackers.hyperv.vms import VMs
-from winstackers.hyperv.vmstate import VMSpec
 from winstackers.hyperv.vnics import VNics, VNicWatcher, normalise_mac
 
 NIC = "Msvm_SyntheticEthernetPortSettingData"
 PORT = "7d5b2c1e-0a43-4c8e-9e1f-3b2a1c0d9e8f"
-
-
-@pytest.fixture
-def vms(session: Session) -> VMs:
-    vms = VMs(session)
-    vms.ensure(VMSpec("vm-2", generation=2))
-    vms.ensure(VMSpec("vm-1", generation=1))
-    return vms
 
 
 @pytest.fixture

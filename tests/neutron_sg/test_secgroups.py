@@ -325,9 +325,8 @@ def test_same_input_gives_the_same_rules_and_weights_whatever_the_order() -> Non
 
 
 def test_built_in_rules_keep_their_weights_whatever_the_group_rules() -> None:
-    # A port whose rules change is rewritten in two host calls (the rules
-    # whose weight moved are removed, then added): built-in rules that never
-    # move are never missing in between.
+    # A port whose rules change is rewritten in several host calls: built-in
+    # rules that never move are never touched, so never missing in between.
     built_in = ("neutron-default-deny", "neutron-builtin", "neutron-protect")
     few = translate(ALL_EGRESS)
     many = translate([*ALL_EGRESS, SgRule("ingress", "IPv4", "udp"),

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.hyperv.vm_fixtures import vms  # noqa: F401  (shared fixture)
 from winstackers.cim import Session, connect
 from winstackers.emulator.hyperv.host import EmulatedHost
 from winstackers.emulator.wsman.fixtures import ServedHost, TlsFiles, make_tls_files, served_host

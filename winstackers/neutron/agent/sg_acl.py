@@ -21,12 +21,11 @@ a port's state makes no host write.
 The two lowest tiers count up from weight 1 and the three highest count down
 from 65535, so the weights of the built-in rules never depend on the port's
 security group rules: a rule or a remote group member that comes or goes
-moves only security-group allows.  That matters while a port is rewritten:
-the host library removes the rules whose weight changed before it adds
-their replacements (two host calls), and in between the port must not lack
-a built-in Deny while a lower Allow it overrides is still there (that would
-briefly admit, say, DHCP requests towards the VM); lacking some allows only
-narrows the port for that moment.
+moves only security-group allows.  That matters while a port is rewritten
+in several host calls (rules rewritten in place, then added, then removed:
+:meth:`winstackers.hyperv.ports.SwitchPorts.apply`): at no step may the
+port lack a built-in Deny while a lower Allow it overrides is there (that
+would briefly admit, say, DHCP requests towards the VM).
 """
 
 from __future__ import annotations
